@@ -1,0 +1,46 @@
+// Maps each API method to the subsystem that serves it. Every state-changing method is
+// audited: its intent is appended to the audit log before it runs, its outcome after.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/protocol.h"
+#include "base/fd.h"
+#include "base/socket.h"
+
+namespace bulwark {
+
+class AuditLog;
+class ImageStore;
+class SigningKey;
+class VmManager;
+
+struct Caller {
+    PeerCred cred;
+    std::string actor;  // "uid=0(root) pid=123"
+};
+
+class ApiHandlers {
+public:
+    ApiHandlers(VmManager& vms, ImageStore& images, AuditLog& audit, const SigningKey& key, std::string home)
+        : m_vms(vms), m_images(images), m_audit(audit), m_key(key), m_home(std::move(home))
+    {
+    }
+
+    Result<Json> handle(const Request& request, const Caller& caller, std::vector<Fd>& fds);
+
+private:
+    Result<Json> dispatch(const Request& request, std::vector<Fd>& fds);
+
+    VmManager& m_vms;
+    ImageStore& m_images;
+    AuditLog& m_audit;
+    const SigningKey& m_key;
+    std::string m_home;
+};
+
+// The actor string recorded in the audit log for a peer.
+std::string describe_caller(const PeerCred& cred);
+
+}  // namespace bulwark

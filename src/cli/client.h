@@ -1,0 +1,23 @@
+// The CLI's side of the control socket.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+
+namespace bulwark::cli {
+
+class Client {
+public:
+    explicit Client(std::string home) : m_home(std::move(home)) {}
+    // Sends one request (with fds attached, if any) and returns the daemon's result.
+    Result<Json> call(const std::string& method, const Json& params = Json::object(), const std::vector<int>& fds = {});
+    const std::string& home() const { return m_home; }
+
+private:
+    std::string m_home;
+};
+
+}  // namespace bulwark::cli

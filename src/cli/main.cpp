@@ -1,0 +1,404 @@
+// bulwark: the command-line client. It parses arguments, sends one request to bulwarkd and
+// prints the answer; it holds no state of its own.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "base/base64.h"
+#include "base/system.h"
+#include "cli/client.h"
+#include "cli/output.h"
+
+using namespace bulwark;
+using namespace bulwark::cli;
+
+namespace {
+
+constexpr const char* k_exit_codes = R"(Exit codes:
+  0  success                       5  verification failed (tampering)
+  1  other failure                 6  unavailable (bulwarkd not running, QEMU missing)
+  2  usage or invalid argument     7  timed out
+  3  not found                     8  corrupt or unsupported input
+  4  conflict (exists, in use,     9  denied
+     wrong state)
+  vm exec exits with the guest command's own exit code (128+N if killed by signal N).)";
+
+int exit_code_for(ErrorKind kind)
+{
+    switch (kind) {
+    case ErrorKind::InvalidArgument: return 2;
+    case ErrorKind::NotFound: return 3;
+    case ErrorKind::Conflict: return 4;
+    case ErrorKind::VerifyFailed: return 5;
+    case ErrorKind::Unavailable: return 6;
+    case ErrorKind::Timeout: return 7;
+    case ErrorKind::Corrupt: return 8;
+    case ErrorKind::Denied: return 9;
+    default: return 1;
+    }
+}
+
+std::string default_home()
+{
+    if (const char* h = std::getenv("BULWARK_HOME"); h && *h)
+        return h;
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
+        return std::string(x) + "/bulwark";
+    const char* home = std::getenv("HOME");
+    return std::string(home && *home ? home : "/root") + "/.local/share/bulwark";
+}
+
+std::string str(const Json& j, const char* key)
+{
+    if (!j.is_object() || !j.contains(key) || j[key].is_null())
+        return "-";
+    if (j[key].is_string())
+        return j[key].get<std::string>();
+    return j[key].dump();
+}
+
+struct Context {
+    std::string home;
+    bool json = false;
+};
+
+int fail(const Error& e)
+{
+    std::fprintf(stderr, "bulwark: %s\n", e.message().c_str());
+    return exit_code_for(e.kind());
+}
+
+void print_json(const Json& j) { std::cout << j.dump(2) << "\n"; }
+
+std::string image_row_size(const Json& manifest, const char* key)
+{
+    if (!manifest.contains("disk") || !manifest["disk"].contains(key) || !manifest["disk"][key].is_number())
+        return "-";
+    return human_size(manifest["disk"][key].get<int64_t>());
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app {"bulwark: run guests from signed golden images, with clean rollback, snapshots and an audit trail.\n"
+                  "Talks to bulwarkd over DATA_DIR/bulwarkd.sock.",
+        "bulwark"};
+    app.footer(k_exit_codes);
+    app.require_subcommand(1);
+    Context ctx;
+    app.add_option("--home", ctx.home, "data directory of the bulwarkd to talk to (default: $BULWARK_HOME or ~/.local/share/bulwark)");
+    app.add_flag("--json", ctx.json, "print machine-readable JSON");
+
+    auto* status = app.add_subcommand("status", "show whether bulwarkd is running, and its settings");
+
+    // image
+    auto* image = app.add_subcommand("image", "golden images: import, list, show, verify, rm");
+    image->require_subcommand(1);
+    std::string img_file, img_name, img_version, img_kernel, img_initrd, img_cmdline, img_ref;
+    auto* img_import = image->add_subcommand("import", "vet, sign and store a qcow2 or raw disk image");
+    img_import->add_option("file", img_file, "qcow2 or raw disk image")->required();
+    img_import->add_option("--name", img_name, "image name (a-z, 0-9, '.', '_', '-')")->required();
+    img_import->add_option("--version", img_version, "version (default: the next integer)");
+    img_import->add_option("--kernel", img_kernel, "kernel for direct boot, stored and signed with the image");
+    img_import->add_option("--initrd", img_initrd, "initramfs for direct boot");
+    img_import->add_option("--cmdline", img_cmdline, "kernel command line for direct boot");
+    auto* img_list = image->add_subcommand("list", "list golden images");
+    auto* img_show = image->add_subcommand("show", "show an image's signed manifest");
+    img_show->add_option("image", img_ref, "NAME or NAME:VERSION")->required();
+    auto* img_verify = image->add_subcommand("verify", "re-hash an image (or all) and check its signature");
+    img_verify->add_option("image", img_ref, "NAME or NAME:VERSION (default: all)");
+    auto* img_rm = image->add_subcommand("rm", "remove an image no guest uses");
+    img_rm->add_option("image", img_ref, "NAME:VERSION (or NAME: the latest)")->required();
+
+    // vm
+    auto* vm = app.add_subcommand("vm", "guests: create, start, stop, kill, list, show, console, exec, rm");
+    vm->require_subcommand(1);
+    std::string vm_name, vm_image, vm_memory = "256";
+    int64_t vm_cpus = 1, vm_timeout = 30, vm_exec_timeout = 60, vm_tail = 4096, ev_count = 20;
+    bool vm_ephemeral = false, vm_follow = false;
+    std::vector<std::string> vm_command;
+    auto* vm_create = vm->add_subcommand("create", "define a guest: a private overlay on a golden image");
+    vm_create->add_option("name", vm_name, "guest name")->required();
+    vm_create->add_option("--image", vm_image, "NAME or NAME:VERSION")->required();
+    vm_create->add_option("--cpus", vm_cpus, "virtual CPUs (1-64)");
+    vm_create->add_option("--memory", vm_memory, "memory: MiB, or with M/G suffix (default 256)");
+    vm_create->add_flag("--ephemeral", vm_ephemeral, "discard every change at each start (clean on every boot)");
+    auto* vm_start = vm->add_subcommand("start", "verify the image, then boot the guest");
+    vm_start->add_option("name", vm_name)->required();
+    auto* vm_stop = vm->add_subcommand("stop", "shut down gracefully (ACPI), then kill after the timeout");
+    vm_stop->add_option("name", vm_name)->required();
+    vm_stop->add_option("--timeout", vm_timeout, "seconds to wait for a clean shutdown (default 30)");
+    auto* vm_kill = vm->add_subcommand("kill", "stop the guest at once (SIGKILL)");
+    vm_kill->add_option("name", vm_name)->required();
+    auto* vm_rm = vm->add_subcommand("rm", "delete a stopped guest, its overlay and snapshots");
+    vm_rm->add_option("name", vm_name)->required();
+    auto* vm_list = vm->add_subcommand("list", "list guests");
+    auto* vm_show = vm->add_subcommand("show", "show a guest, its snapshots and recent events");
+    vm_show->add_option("name", vm_name)->required();
+    auto* vm_console = vm->add_subcommand("console", "print the guest's serial console log");
+    vm_console->add_option("name", vm_name)->required();
+    vm_console->add_flag("-f,--follow", vm_follow, "keep printing new output (Ctrl-C to stop)");
+    vm_console->add_option("--tail", vm_tail, "start this many bytes before the end (default 4096; 0: whole log)");
+    auto* vm_exec = vm->add_subcommand("exec", "run a command in the guest via its agent: bulwark vm exec NAME -- CMD...");
+    vm_exec->add_option("name", vm_name)->required();
+    vm_exec->add_option("command", vm_command, "the command and its arguments")->required();
+    vm_exec->add_option("--timeout", vm_exec_timeout, "seconds to wait for the command (default 60)");
+    auto* vm_events = vm->add_subcommand("events", "recent guest events (started, stopped, crashed, ...)");
+    vm_events->add_option("name", vm_name, "only this guest");
+    vm_events->add_option("-n,--count", ev_count, "how many (default 20)");
+
+    // snapshot
+    auto* snap = app.add_subcommand("snapshot", "snapshots of a guest: create, list, revert, rm");
+    snap->require_subcommand(1);
+    std::string snap_vm, snap_name;
+    auto* snap_create = snap->add_subcommand("create", "snapshot disk (and memory, if running)");
+    snap_create->add_option("vm", snap_vm)->required();
+    snap_create->add_option("name", snap_name)->required();
+    auto* snap_list = snap->add_subcommand("list", "list a guest's snapshots");
+    snap_list->add_option("vm", snap_vm)->required();
+    auto* snap_revert = snap->add_subcommand("revert", "return the guest to a snapshot");
+    snap_revert->add_option("vm", snap_vm)->required();
+    snap_revert->add_option("name", snap_name)->required();
+    auto* snap_rm = snap->add_subcommand("rm", "delete a snapshot");
+    snap_rm->add_option("vm", snap_vm)->required();
+    snap_rm->add_option("name", snap_name)->required();
+
+    // audit
+    auto* audit = app.add_subcommand("audit", "the hash-chained audit log: tail, verify");
+    audit->require_subcommand(1);
+    int64_t audit_count = 20;
+    auto* audit_tail = audit->add_subcommand("tail", "show the newest audit entries");
+    audit_tail->add_option("-n,--count", audit_count, "how many (default 20)");
+    auto* audit_verify = audit->add_subcommand("verify", "check the hash chain and the signed checkpoints");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : 2;
+    }
+    if (ctx.home.empty())
+        ctx.home = default_home();
+    if (auto real = sys::realpath(ctx.home); real.is_ok())
+        ctx.home = real.value();
+    Client client(ctx.home);
+
+    auto simple = [&](const std::string& method, const Json& params, auto&& human) -> int {
+        auto r = client.call(method, params);
+        if (r.is_error())
+            return fail(r.error());
+        if (ctx.json)
+            print_json(r.value());
+        else
+            human(r.value());
+        return 0;
+    };
+
+    if (status->parsed())
+        return simple("ping", {}, [&](const Json& j) {
+            std::printf("bulwarkd is running (pid %s)\nhome:        %s\naccelerator: %s\nhost key:    ed25519:%s\n",
+                str(j, "pid").c_str(), str(j, "home").c_str(), str(j, "accel").c_str(), str(j, "public_key").c_str());
+        });
+
+    if (img_import->parsed()) {
+        // The files are opened here, with the caller's own rights, and handed over as fds:
+        // bulwarkd never opens a path on a caller's behalf.
+        std::vector<Fd> files;
+        for (const auto* path : {&img_file, &img_kernel, &img_initrd}) {
+            if (path->empty())
+                continue;
+            auto fd = sys::open(*path, O_RDONLY);
+            if (fd.is_error())
+                return fail(fd.error());
+            files.push_back(fd.release_value());
+        }
+        std::vector<int> raw;
+        for (const auto& f : files)
+            raw.push_back(f.get());
+        Json params {{"name", img_name}, {"kernel", !img_kernel.empty()}, {"initrd", !img_initrd.empty()}};
+        if (!img_version.empty())
+            params["version"] = img_version;
+        if (!img_cmdline.empty())
+            params["cmdline"] = img_cmdline;
+        auto r = client.call("image.import", params, raw);
+        if (r.is_error())
+            return fail(r.error());
+        if (ctx.json)
+            print_json(r.value());
+        else
+            std::printf("imported %s:%s  %s\n", str(r.value(), "name").c_str(), str(r.value(), "version").c_str(),
+                str(r.value()["manifest"]["disk"], "digest").c_str());
+        return 0;
+    }
+    if (img_list->parsed())
+        return simple("image.list", {}, [&](const Json& j) {
+            Table t({"NAME", "VERSION", "PARENT", "VIRTUAL", "STORED", "BOOT", "CREATED", "DIGEST"});
+            for (const auto& r : j) {
+                const Json& m = r["manifest"];
+                std::string digest = m.contains("disk") ? str(m["disk"], "digest") : "-";
+                t.add({str(r, "name"), str(r, "version"), str(m, "parent_version"), image_row_size(m, "virtual_size"),
+                    image_row_size(m, "size"), m.contains("boot") ? "kernel" : "disk", str(m, "created"),
+                    digest.substr(0, 19)});
+            }
+            std::cout << t.render();
+        });
+    if (img_show->parsed())
+        return simple("image.show", {{"ref", img_ref}}, [&](const Json& j) {
+            std::cout << j["manifest"].dump(2) << "\nsignature: " << str(j, "signature") << "\n";
+        });
+    if (img_verify->parsed()) {
+        Json params = Json::object();
+        if (!img_ref.empty())
+            params["ref"] = img_ref;
+        return simple("image.verify", params, [&](const Json& j) {
+            for (const auto& r : j)
+                std::printf("%s: ok (digests and signature verified)\n", str(r, "image").c_str());
+        });
+    }
+    if (img_rm->parsed())
+        return simple("image.rm", {{"ref", img_ref}}, [&](const Json&) { std::printf("removed %s\n", img_ref.c_str()); });
+
+    auto vm_summary = [&](const Json& j) {
+        std::printf("%s: %s (image %s, %s cpus, %s MiB, %s%s)\n", str(j, "name").c_str(), str(j, "state").c_str(),
+            str(j, "image").c_str(), str(j, "cpus").c_str(), str(j, "memory_mib").c_str(), str(j, "accel").c_str(),
+            j.value("ephemeral", false) ? ", ephemeral" : "");
+    };
+    if (vm_create->parsed()) {
+        int64_t memory = parse_memory_mib(vm_memory);
+        if (memory < 0)
+            return fail(Error(ErrorKind::InvalidArgument, "--memory must be a size like 512, 512M or 2G"));
+        return simple("vm.create", {{"name", vm_name}, {"image", vm_image}, {"cpus", vm_cpus}, {"memory_mib", memory}, {"ephemeral", vm_ephemeral}}, vm_summary);
+    }
+    if (vm_start->parsed())
+        return simple("vm.start", {{"name", vm_name}}, vm_summary);
+    if (vm_stop->parsed())
+        return simple("vm.stop", {{"name", vm_name}, {"timeout", vm_timeout}}, [&](const Json& j) {
+            std::printf("%s: stopped (%s)\n", vm_name.c_str(), str(j, "how").c_str());
+        });
+    if (vm_kill->parsed())
+        return simple("vm.kill", {{"name", vm_name}}, [&](const Json&) { std::printf("%s: killed\n", vm_name.c_str()); });
+    if (vm_rm->parsed())
+        return simple("vm.rm", {{"name", vm_name}}, [&](const Json&) { std::printf("removed %s\n", vm_name.c_str()); });
+    if (vm_list->parsed())
+        return simple("vm.list", {}, [&](const Json& j) {
+            Table t({"NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "ACCEL", "EPHEMERAL", "PID"});
+            for (const auto& v : j)
+                t.add({str(v, "name"), str(v, "state"), str(v, "image"), str(v, "cpus"), str(v, "memory_mib") + " MiB",
+                    str(v, "accel"), v.value("ephemeral", false) ? "yes" : "no", str(v, "pid")});
+            std::cout << t.render();
+        });
+    if (vm_show->parsed())
+        return simple("vm.show", {{"name", vm_name}}, [&](const Json& j) {
+            std::printf("name:        %s\nstate:       %s%s\nimage:       %s\ncpus:        %s\nmemory:      %s MiB\n"
+                        "accelerator: %s\nephemeral:   %s\npid:         %s\ncreated:     %s\nstarted:     %s\nstopped:     %s\n"
+                        "overlay:     %s\n",
+                str(j, "name").c_str(), str(j, "state").c_str(),
+                j.contains("qemu_status") ? (" (QEMU: " + str(j, "qemu_status") + ")").c_str() : "", str(j, "image").c_str(),
+                str(j, "cpus").c_str(), str(j, "memory_mib").c_str(), str(j, "accel").c_str(),
+                j.value("ephemeral", false) ? "yes" : "no", str(j, "pid").c_str(), str(j, "created").c_str(),
+                str(j, "started").c_str(), str(j, "stopped").c_str(), str(j, "overlay").c_str());
+            if (!j["snapshots"].empty()) {
+                std::printf("snapshots:\n");
+                for (const auto& s : j["snapshots"])
+                    std::printf("  %s  %s  %s\n", str(s, "name").c_str(), str(s, "created").c_str(),
+                        s.value("memory", false) ? "disk+memory" : "disk");
+            }
+            std::printf("recent events:\n");
+            for (const auto& e : j["events"])
+                std::printf("  %s  %-18s %s\n", str(e, "time").c_str(), str(e, "kind").c_str(), str(e, "message").c_str());
+        });
+    if (vm_events->parsed()) {
+        Json params {{"count", ev_count}};
+        if (!vm_name.empty())
+            params["name"] = vm_name;
+        return simple("vm.events", params, [&](const Json& j) {
+            Table t({"TIME", "GUEST", "EVENT", "MESSAGE"});
+            for (const auto& e : j)
+                t.add({str(e, "time"), str(e, "vm"), str(e, "kind"), str(e, "message")});
+            std::cout << t.render();
+        });
+    }
+    if (vm_console->parsed()) {
+        int64_t offset = vm_tail > 0 ? -vm_tail : 0;
+        for (;;) {
+            auto r = client.call("vm.console", {{"name", vm_name}, {"offset", offset}});
+            if (r.is_error())
+                return fail(r.error());
+            const Json& j = r.value();
+            auto data = base64_decode(json_string_or(j, "data_b64", ""));
+            if (ctx.json && !vm_follow) {
+                print_json(Json {{"offset", j["offset"]}, {"size", j["size"]}, {"data", data.value_or("")}}.dump(-1, ' ', false, Json::error_handler_t::replace));
+                return 0;
+            }
+            if (data)
+                (void)sys::write_all(1, *data);
+            int64_t next = json_int_or(j, "offset", 0);
+            bool more = next < json_int_or(j, "size", 0);
+            offset = next;
+            if (!vm_follow && !more)
+                return 0;
+            if (!more)
+                std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+    }
+    if (vm_exec->parsed()) {
+        auto r = client.call("vm.exec", {{"name", vm_name}, {"argv", vm_command}, {"timeout", vm_exec_timeout}});
+        if (r.is_error())
+            return fail(r.error());
+        const Json& j = r.value();
+        std::string out = base64_decode(json_string_or(j, "stdout_b64", "")).value_or("");
+        std::string err = base64_decode(json_string_or(j, "stderr_b64", "")).value_or("");
+        int code = static_cast<int>(json_int_or(j, "exit_code", 1));
+        int sig = static_cast<int>(json_int_or(j, "signal", 0));
+        if (ctx.json) {
+            Json o {{"exit_code", code}, {"signal", sig}, {"stdout", out}, {"stderr", err}};
+            std::cout << o.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+        } else {
+            (void)sys::write_all(1, out);
+            (void)sys::write_all(2, err);
+        }
+        return sig > 0 ? 128 + sig : code;
+    }
+
+    if (snap_create->parsed())
+        return simple("snapshot.create", {{"vm", snap_vm}, {"name", snap_name}}, [&](const Json& j) {
+            std::printf("snapshot %s of %s created (%s)\n", snap_name.c_str(), snap_vm.c_str(),
+                j.value("memory", false) ? "disk and memory" : "disk only");
+        });
+    if (snap_list->parsed())
+        return simple("snapshot.list", {{"vm", snap_vm}}, [&](const Json& j) {
+            Table t({"NAME", "CREATED", "MEMORY", "VM STATE", "DISK"});
+            for (const auto& s : j)
+                t.add({str(s, "name"), str(s, "created"), s.value("memory", false) ? "yes" : "no",
+                    human_size(s.value("vm_state_size", int64_t {0})), human_size(s.value("disk_size", int64_t {0}))});
+            std::cout << t.render();
+        });
+    if (snap_revert->parsed())
+        return simple("snapshot.revert", {{"vm", snap_vm}, {"name", snap_name}}, [&](const Json& j) {
+            std::printf("%s reverted to %s; now %s\n", snap_vm.c_str(), snap_name.c_str(), str(j, "state").c_str());
+        });
+    if (snap_rm->parsed())
+        return simple("snapshot.rm", {{"vm", snap_vm}, {"name", snap_name}}, [&](const Json&) {
+            std::printf("snapshot %s of %s removed\n", snap_name.c_str(), snap_vm.c_str());
+        });
+
+    if (audit_tail->parsed())
+        return simple("audit.tail", {{"count", audit_count}}, [&](const Json& j) {
+            Table t({"SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "PHASE", "OUTCOME"});
+            for (const auto& e : j)
+                t.add({str(e, "seq"), str(e, "time"), str(e, "actor"), str(e, "action"), str(e, "target"), str(e, "phase"), str(e, "outcome")});
+            std::cout << t.render();
+        });
+    if (audit_verify->parsed())
+        return simple("audit.verify", {}, [&](const Json& j) {
+            std::printf("audit log intact: %s entries, hash chain unbroken, %s signed checkpoints (last at entry %s)\n",
+                str(j, "entries").c_str(), str(j, "checkpoints").c_str(), str(j, "last_signed_seq").c_str());
+        });
+    std::cerr << app.help();
+    return 2;
+}

@@ -1,0 +1,242 @@
+// bulwarkd: the control plane. Wiring only; each subsystem lives in its own folder.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "api/handlers.h"
+#include "api/server.h"
+#include "audit/audit_log.h"
+#include "base/log.h"
+#include "base/system.h"
+#include "crypto/signing_key.h"
+#include "image/image_store.h"
+#include "store/db.h"
+#include "vm/vm_manager.h"
+
+using namespace bulwark;
+
+namespace {
+
+constexpr const char* k_usage = R"(Usage: bulwarkd [--home DIR] [--detach] [--log-level debug|info|warn|error]
+
+The Bulwark control plane. It keeps its state under DIR (default: $BULWARK_HOME, else
+$XDG_DATA_HOME/bulwark, else ~/.local/share/bulwark) and listens on DIR/bulwarkd.sock.
+
+  --home DIR     data directory (several daemons may run side by side with different homes)
+  --detach       run in the background once ready; the log goes to DIR/bulwarkd.log
+  --log-level L  debug, info (default), warn or error
+  --version      print the version
+
+Environment: BULWARK_QEMU (QEMU binary, default qemu-system-x86_64), BULWARK_QEMU_IMG
+(default qemu-img), BULWARK_ACCEL=tcg to never use KVM.
+)";
+
+struct Options {
+    std::string home;
+    bool detach = false;
+    log::Level level = log::Level::Info;
+};
+
+std::string default_home()
+{
+    if (const char* h = std::getenv("BULWARK_HOME"); h && *h)
+        return h;
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
+        return std::string(x) + "/bulwark";
+    const char* home = std::getenv("HOME");
+    return std::string(home && *home ? home : "/root") + "/.local/share/bulwark";
+}
+
+bool kvm_usable()
+{
+    if (const char* a = std::getenv("BULWARK_ACCEL"); a && std::string(a) == "tcg")
+        return false;
+    int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ::close(fd);
+    return true;
+}
+
+// Runs the daemon until SIGTERM/SIGINT. ready_fd (or -1) receives "ok\n" once the socket
+// accepts requests, or the error text.
+int run_daemon(const Options& opt, int ready_fd)
+{
+    auto report = [&](const std::string& text) {
+        if (ready_fd >= 0) {
+            (void)sys::write_all(ready_fd, text);
+            ::close(ready_fd);
+            ready_fd = -1;
+        }
+    };
+    auto fail = [&](const Error& e) {
+        log::error(e.message());
+        report("error: " + e.message() + "\n");
+        return 1;
+    };
+
+    const std::string& home = opt.home;
+    auto lock_fd = sys::open(home + "/bulwarkd.lock", O_RDWR | O_CREAT, 0600);
+    if (lock_fd.is_error())
+        return fail(lock_fd.error());
+    if (::flock(lock_fd.value().get(), LOCK_EX | LOCK_NB) < 0)
+        return fail(Error(ErrorKind::Conflict, "another bulwarkd is already running for " + home));
+
+    auto key = SigningKey::load_or_create(home + "/keys");
+    if (key.is_error())
+        return fail(key.error());
+    auto db = Db::open(home + "/bulwark.db");
+    if (db.is_error())
+        return fail(db.error());
+    AuditLog audit(*db.value(), key.value());
+    auto interrupted = audit.close_interrupted();
+    if (interrupted.is_error())
+        return fail(interrupted.error());
+    if (interrupted.value() > 0)
+        log::warn(std::to_string(interrupted.value()) + " audited operation(s) were interrupted by the last shutdown");
+
+    VmConfig config;
+    config.home = home;
+    if (const char* q = std::getenv("BULWARK_QEMU"); q && *q)
+        config.qemu_binary = q;
+    if (const char* q = std::getenv("BULWARK_QEMU_IMG"); q && *q)
+        config.qemu_img = q;
+    config.kvm = kvm_usable();
+    if (sys::find_executable(config.qemu_binary).is_error())
+        log::warn("QEMU (" + config.qemu_binary + ") is not installed: guests cannot start until it is (apt-get install qemu-system-x86)");
+    auto qemu_img = sys::find_executable(config.qemu_img);
+    if (qemu_img.is_error())
+        return fail(Error(ErrorKind::Unavailable, "qemu-img is not installed; install the qemu-utils package"));
+    config.qemu_img = qemu_img.value();
+
+    ImageStore images(*db.value(), key.value(), home + "/images", config.qemu_img);
+    if (auto r = images.initialise(); r.is_error())
+        return fail(r.error());
+    auto vms = VmManager::create(*db.value(), images, config);
+    if (vms.is_error())
+        return fail(vms.error());
+    if (auto r = vms.value()->reconcile(); r.is_error())
+        return fail(r.error());
+
+    ApiHandlers handlers(*vms.value(), images, audit, key.value(), home);
+    auto server = ApiServer::create(home + "/bulwarkd.sock", handlers);
+    if (server.is_error())
+        return fail(server.error());
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+    log::info("bulwarkd ready: home " + home + ", accelerator " + vms.value()->accel_name() + ", pid " + std::to_string(::getpid()));
+    report("ok\n");
+    auto ran = server.value()->run(sfd);
+    (void)sys::unlink_if_exists(home + "/bulwarkd.sock");
+    log::info("bulwarkd stopping; guests keep running and will be reattached by the next start");
+    return ran.is_ok() ? 0 : fail(ran.error());
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    Options opt;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--home" && i + 1 < argc) {
+            opt.home = argv[++i];
+        } else if (a.rfind("--home=", 0) == 0) {
+            opt.home = a.substr(7);
+        } else if (a == "--detach") {
+            opt.detach = true;
+        } else if (a == "--log-level" && i + 1 < argc) {
+            std::string l = argv[++i];
+            opt.level = l == "debug" ? log::Level::Debug : l == "warn" ? log::Level::Warn : l == "error" ? log::Level::Error : log::Level::Info;
+        } else if (a == "--version") {
+            std::puts("bulwarkd 0.1.0");
+            return 0;
+        } else if (a == "--help" || a == "-h") {
+            std::fputs(k_usage, stdout);
+            return 0;
+        } else {
+            std::fprintf(stderr, "bulwarkd: unknown argument '%s'\n%s", a.c_str(), k_usage);
+            return 2;
+        }
+    }
+    log::set_level(opt.level);
+    ::umask(077);
+    if (opt.home.empty())
+        opt.home = default_home();
+    if (auto made = sys::mkdirs(opt.home, 0700); made.is_error()) {
+        std::fprintf(stderr, "bulwarkd: %s\n", made.error().message().c_str());
+        return 1;
+    }
+    auto resolved = sys::realpath(opt.home);
+    if (resolved.is_error()) {
+        std::fprintf(stderr, "bulwarkd: %s\n", resolved.error().message().c_str());
+        return 1;
+    }
+    opt.home = resolved.value();
+    // Paths under home end up in QEMU option strings (',' separates options there) and in
+    // unix socket addresses (108 bytes at most).
+    if (opt.home.find(',') != std::string::npos || opt.home.size() > 80) {
+        std::fprintf(stderr, "bulwarkd: the data directory path must be at most 80 characters and contain no ','\n");
+        return 2;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    if (!opt.detach)
+        return run_daemon(opt, -1);
+
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) < 0) {
+        std::perror("bulwarkd: pipe");
+        return 1;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        std::perror("bulwarkd: fork");
+        return 1;
+    }
+    if (pid == 0) {
+        ::close(pipefd[0]);
+        ::setsid();
+        int logfd = ::open((opt.home + "/bulwarkd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int nullfd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (logfd >= 0) {
+            ::dup2(logfd, 1);
+            ::dup2(logfd, 2);
+        }
+        if (nullfd >= 0)
+            ::dup2(nullfd, 0);
+        std::_Exit(run_daemon(opt, pipefd[1]));
+    }
+    ::close(pipefd[1]);
+    char buf[4096];
+    std::string answer;
+    ssize_t n;
+    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0)
+        answer.append(buf, static_cast<size_t>(n));
+    if (answer == "ok\n") {
+        std::printf("bulwarkd started (pid %d, home %s)\n", pid, opt.home.c_str());
+        return 0;
+    }
+    std::fprintf(stderr, "bulwarkd: %s", answer.empty() ? "failed to start; see the log\n" : answer.c_str());
+    return 1;
+}

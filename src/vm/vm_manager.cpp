@@ -1,0 +1,678 @@
+#include "vm/vm_manager.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "base/base64.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "base/system.h"
+#include "base/time.h"
+#include "image/image_store.h"
+#include "qemu/command_line.h"
+#include "qemu/qmp.h"
+#include "store/db.h"
+#include "vm/monitor.h"
+
+namespace bulwark {
+
+using namespace std::chrono_literals;
+
+static constexpr int64_t k_max_cpus = 64;
+static constexpr int64_t k_min_memory_mib = 64;
+static constexpr int64_t k_max_console_chunk = 1 << 20;
+
+Json SnapshotRecord::to_json() const
+{
+    return Json {{"name", name}, {"created", created}, {"memory", has_memory}, {"vm_state_size", vm_state_size},
+        {"disk_size", disk_size}};
+}
+
+Result<std::unique_ptr<VmManager>> VmManager::create(Db& db, ImageStore& images, VmConfig config)
+{
+    std::unique_ptr<VmManager> mgr(new VmManager(db, images, std::move(config)));
+    mgr->m_monitor = TRY(ProcessMonitor::create());
+    TRY(sys::mkdirs(mgr->m_config.home + "/vms", 0700));
+    TRY(sys::mkdirs(mgr->m_config.home + "/run", 0700));
+    return mgr;
+}
+
+VmManager::~VmManager()
+{
+    if (m_monitor)
+        m_monitor->shutdown();
+}
+
+std::shared_ptr<VmManager::Runtime> VmManager::runtime(const std::string& name)
+{
+    std::lock_guard lock(m_runtimes_mutex);
+    auto& rt = m_runtimes[name];
+    if (!rt)
+        rt = std::make_shared<Runtime>();
+    return rt;
+}
+
+std::string VmManager::vm_dir(const std::string& name) const { return m_config.home + "/vms/" + name; }
+std::string VmManager::run_dir(int64_t id) const { return m_config.home + "/run/" + std::to_string(id); }
+
+static const char* k_vm_columns = "id, name, image_id, cpus, memory_mib, ephemeral, state, pid, pid_start_time, accel, created, started, stopped";
+
+static VmRecord vm_from_row(const Row& r)
+{
+    VmRecord v;
+    v.id = r.integer(0);
+    v.name = r.text(1);
+    v.image_id = r.integer(2);
+    v.cpus = r.integer(3);
+    v.memory_mib = r.integer(4);
+    v.ephemeral = r.integer(5) != 0;
+    v.state = r.text(6);
+    v.pid = r.integer(7);
+    v.pid_start_time = r.integer(8);
+    v.accel = r.text(9);
+    v.created = r.text(10);
+    v.started = r.text(11);
+    v.stopped = r.text(12);
+    return v;
+}
+
+Result<VmRecord> VmManager::load(const std::string& name)
+{
+    TRY(validate_name(name, "guest name"));
+    auto row = TRY(m_db.query_one(std::string("SELECT ") + k_vm_columns + " FROM vms WHERE name = ?", {name}));
+    if (!row)
+        return Error(ErrorKind::NotFound, "guest '" + name + "' does not exist (see: bulwark vm list)");
+    return vm_from_row(*row);
+}
+
+void VmManager::add_event(const std::string& vm, const std::string& kind, const std::string& message)
+{
+    auto r = m_db.exec("INSERT INTO events (time, vm, kind, message) VALUES (?, ?, ?, ?)", {now_rfc3339(), vm, kind, message});
+    if (r.is_error())
+        log::error("cannot record event for " + vm + ": " + r.error().message());
+    log::info("guest " + vm + ": " + kind + ": " + message);
+}
+
+VoidResult VmManager::create_overlay(const std::string& base, const std::string& overlay)
+{
+    auto out = TRY(run_command({m_config.qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, overlay}, 60s));
+    if (!out.status.success())
+        return Error(ErrorKind::Io, "qemu-img could not create the overlay: " + out.output.substr(0, 300));
+    return sys::chmod(overlay, 0600);
+}
+
+Result<Json> VmManager::create_vm(const CreateVmRequest& req)
+{
+    TRY(validate_name(req.name, "guest name"));
+    if (req.cpus < 1 || req.cpus > k_max_cpus)
+        return Error(ErrorKind::InvalidArgument, "cpus must be between 1 and " + std::to_string(k_max_cpus) + " (got "
+                + std::to_string(req.cpus) + ")");
+    int64_t max_memory = static_cast<int64_t>(sys::host_memory_mib());
+    if (req.memory_mib < k_min_memory_mib || req.memory_mib > max_memory)
+        return Error(ErrorKind::InvalidArgument, "memory must be between " + std::to_string(k_min_memory_mib) + " and "
+                + std::to_string(max_memory) + " MiB, the host's memory (got " + std::to_string(req.memory_mib) + ")");
+    auto rt = runtime(req.name);
+    std::lock_guard op(rt->op);
+    if (TRY(m_db.query_one("SELECT id FROM vms WHERE name = ?", {req.name})))
+        return Error(ErrorKind::Conflict, "guest '" + req.name + "' already exists");
+    ImageRecord image = TRY(m_images.find(req.image));
+    // The signature is checked now; digests are checked at every start.
+    std::string disk_digest = json_string_or(image.manifest.value("disk", Json::object()), "digest", "");
+    std::string base = m_images.blob_path(disk_digest);
+    if (!sys::exists(base))
+        return Error(ErrorKind::VerifyFailed, "image '" + image.ref() + "' failed verification: its disk is missing from the library");
+
+    std::string dir = vm_dir(req.name);
+    // A directory without a database row is debris from a crash; it holds nothing of value.
+    TRY(sys::remove_tree(dir));
+    TRY(sys::mkdirs(dir, 0700));
+    auto made = [&]() -> VoidResult {
+        TRY(create_overlay(base, overlay_path(req.name)));
+        TRY(m_db.exec("INSERT INTO vms (name, image_id, cpus, memory_mib, ephemeral, state, accel, created) VALUES (?, ?, ?, ?, ?, 'stopped', ?, ?)",
+            {req.name, image.id, req.cpus, req.memory_mib, static_cast<int64_t>(req.ephemeral), accel_name(), now_rfc3339()}));
+        return {};
+    }();
+    if (made.is_error()) {
+        (void)sys::remove_tree(dir);
+        return made.release_error();
+    }
+    add_event(req.name, "created", "from image " + image.ref() + (req.ephemeral ? " (ephemeral)" : ""));
+    return describe(TRY(load(req.name)));
+}
+
+Json VmManager::describe(const VmRecord& rec)
+{
+    Json j {{"name", rec.name}, {"state", rec.state}, {"cpus", rec.cpus}, {"memory_mib", rec.memory_mib},
+        {"ephemeral", rec.ephemeral}, {"accel", rec.accel.empty() ? accel_name() : rec.accel}, {"created", rec.created},
+        {"started", rec.started.empty() ? Json(nullptr) : Json(rec.started)},
+        {"stopped", rec.stopped.empty() ? Json(nullptr) : Json(rec.stopped)},
+        {"pid", rec.state == "stopped" ? Json(nullptr) : Json(rec.pid)}};
+    auto image = m_images.find_by_id(rec.image_id);
+    j["image"] = image.is_ok() ? image.value().ref() : "#" + std::to_string(rec.image_id);
+    return j;
+}
+
+Result<Json> VmManager::list()
+{
+    Json out = Json::array();
+    for (const auto& row : TRY(m_db.query(std::string("SELECT ") + k_vm_columns + " FROM vms ORDER BY name")))
+        out.push_back(describe(vm_from_row(row)));
+    return out;
+}
+
+Result<Json> VmManager::show(const std::string& name)
+{
+    VmRecord rec = TRY(load(name));
+    Json j = describe(rec);
+    j["overlay"] = overlay_path(name);
+    j["console_log"] = vm_dir(name) + "/console.log";
+    if (rec.state == "running") {
+        auto qmp = QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 2s);
+        if (qmp.is_ok()) {
+            auto status = qmp.value().execute("query-status");
+            if (status.is_ok())
+                j["qemu_status"] = json_string_or(status.value(), "status", "unknown");
+        } else {
+            j["qemu_status"] = "not answering: " + qmp.error().message();
+        }
+    }
+    j["snapshots"] = Json::array();
+    for (const auto& s : TRY(snapshot_list(name)))
+        j["snapshots"].push_back(s.to_json());
+    j["events"] = TRY(events(name, 10));
+    return j;
+}
+
+Result<Json> VmManager::events(const std::string& vm, int64_t count)
+{
+    std::vector<Row> rows;
+    if (vm.empty())
+        rows = TRY(m_db.query("SELECT time, vm, kind, message FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", {count}));
+    else
+        rows = TRY(m_db.query("SELECT time, vm, kind, message FROM (SELECT * FROM events WHERE vm = ? ORDER BY id DESC LIMIT ?) ORDER BY id", {vm, count}));
+    Json out = Json::array();
+    for (const auto& r : rows)
+        out.push_back(Json {{"time", r.text(0)}, {"vm", r.text(1)}, {"kind", r.text(2)}, {"message", r.text(3)}});
+    return out;
+}
+
+Result<Json> VmManager::start(const std::string& name)
+{
+    TRY(validate_name(name, "guest name"));
+    auto rt = runtime(name);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(name));
+    if (rec.state != "stopped")
+        return Error(ErrorKind::Conflict, "guest '" + name + "' is " + rec.state);
+    return start_locked(rec, *rt, "");
+}
+
+static std::string tail_of_file(const std::string& path, size_t bytes)
+{
+    auto data = sys::read_file(path, 64 << 20);
+    if (data.is_error())
+        return {};
+    std::string s = data.release_value();
+    if (s.size() > bytes)
+        s = s.substr(s.size() - bytes);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+        s.pop_back();
+    return s;
+}
+
+Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std::string& loadvm)
+{
+    std::string qemu = TRY_CTX(sys::find_executable(m_config.qemu_binary),
+        "QEMU is not available; install the qemu-system-x86 package (or set BULWARK_QEMU)");
+    ImageRecord image = TRY(m_images.find_by_id(rec.image_id));
+    // Nothing boots unless everything it boots matches the signed manifest.
+    VerifiedImage verified = TRY(m_images.verify(image, false));
+
+    std::string overlay = overlay_path(rec.name);
+    if (rec.ephemeral && loadvm.empty()) {
+        // An ephemeral guest starts from the golden image every time: its old overlay,
+        // and everything the last boot wrote, is discarded.
+        TRY(sys::unlink_if_exists(overlay));
+        TRY(create_overlay(verified.disk_path, overlay));
+    } else if (!sys::exists(overlay)) {
+        return Error(ErrorKind::NotFound, "guest '" + rec.name + "' has lost its disk overlay (" + overlay + ")");
+    }
+    std::string rundir = run_dir(rec.id);
+    TRY(sys::remove_tree(rundir));
+    TRY(sys::mkdirs(rundir, 0700));
+    std::string dir = vm_dir(rec.name);
+    std::string console = dir + "/console.log";
+    std::string qemu_log = dir + "/qemu.log";
+    // Each boot gets a fresh console log; the previous one is kept beside it.
+    if (sys::exists(console))
+        TRY(sys::rename(console, console + ".prev"));
+    {
+        auto created = TRY(sys::open(console, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    }
+    (void)sys::unlink_if_exists(qemu_log);
+
+    QemuLaunchSpec spec;
+    spec.qemu_binary = qemu;
+    spec.name = rec.name;
+    spec.cpus = static_cast<unsigned>(rec.cpus);
+    spec.memory_mib = static_cast<unsigned>(rec.memory_mib);
+    spec.kvm = m_config.kvm;
+    spec.base_disk = verified.disk_path;
+    spec.overlay = overlay;
+    spec.kernel = verified.kernel_path;
+    spec.initrd = verified.initrd_path;
+    spec.cmdline = verified.cmdline;
+    spec.qmp_socket = rundir + "/qmp.sock";
+    spec.agent_socket = rundir + "/qga.sock";
+    spec.console_log = console;
+    spec.loadvm = loadvm;
+
+    SpawnOptions options;
+    options.argv = build_qemu_argv(spec);
+    options.env = minimal_env();
+    options.stdout_path = qemu_log;
+    options.new_session = true;  // QEMU outlives bulwarkd and its terminal
+    auto child = TRY(Child::spawn(options));
+    pid_t pid = child.pid();
+    auto start_time = process_start_time(pid);
+    Fd pidfd = child.release_pidfd();
+    TRY(m_db.exec("UPDATE vms SET state = 'starting', pid = ?, pid_start_time = ?, accel = ? WHERE id = ?",
+        {static_cast<int64_t>(pid), static_cast<int64_t>(start_time.value_or(0)), accel_name(), rec.id}));
+
+    auto fail = [&](const std::string& why) -> Error {
+        (void)pidfd_send_signal(pidfd.get(), SIGKILL);
+        (void)pidfd_wait(pidfd.get());
+        (void)m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL WHERE id = ?", {rec.id});
+        std::string detail = tail_of_file(qemu_log, 600);
+        add_event(rec.name, "start-failed", why);
+        return Error(ErrorKind::Unavailable, "guest '" + rec.name + "' did not start: " + why + (detail.empty() ? "" : "\nQEMU said: " + detail));
+    };
+
+    // Wait until QMP answers: QEMU has parsed its command line and opened every file.
+    auto deadline = deadline_in(30s);
+    for (;;) {
+        struct pollfd pfd {pidfd.get(), POLLIN, 0};
+        if (::poll(&pfd, 1, 0) > 0)
+            return fail("QEMU exited during start-up");
+        if (sys::exists(spec.qmp_socket)) {
+            auto qmp = QmpClient::connect(spec.qmp_socket, 5s);
+            if (qmp.is_ok()) {
+                auto status = qmp.value().execute("query-status");
+                if (status.is_ok())
+                    break;
+            }
+        }
+        if (std::chrono::steady_clock::now() > deadline)
+            return fail("QEMU did not answer on its QMP socket within 30 s");
+        std::this_thread::sleep_for(20ms);
+    }
+    TRY(m_db.exec("UPDATE vms SET state = 'running', started = ? WHERE id = ?", {now_rfc3339(), rec.id}));
+    watch(rec.name, pid, std::move(pidfd), rt);
+    add_event(rec.name, "started", std::string("QEMU pid ") + std::to_string(pid) + " (" + accel_name() + ")"
+            + (loadvm.empty() ? "" : ", restored from snapshot " + loadvm));
+    return describe(TRY(load(rec.name)));
+}
+
+void VmManager::watch(const std::string& name, pid_t pid, Fd pidfd, Runtime& rt)
+{
+    {
+        std::lock_guard lock(rt.mu);
+        rt.pid = pid;
+        rt.running = true;
+        rt.expecting_exit = false;
+    }
+    m_monitor->watch(std::move(pidfd), [this, name, pid](std::optional<ExitStatus> status) { on_exit(name, pid, status); });
+}
+
+void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitStatus> status)
+{
+    auto rt = runtime(name);
+    bool expected;
+    {
+        std::lock_guard lock(rt->mu);
+        if (rt->pid != pid)
+            return;
+        rt->running = false;
+        expected = rt->expecting_exit;
+    }
+    auto updated = m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE name = ? AND pid = ?",
+        {now_rfc3339(), name, static_cast<int64_t>(pid)});
+    if (updated.is_error())
+        log::error("cannot record that guest " + name + " stopped: " + updated.error().message());
+    if (!expected) {
+        if (!status)
+            add_event(name, "exited", "QEMU (pid " + std::to_string(pid) + ", adopted after a restart) exited; its exit status is unknown");
+        else if (status->success())
+            add_event(name, "powered-off", "the guest shut itself down");
+        else
+            add_event(name, "crashed", "QEMU (pid " + std::to_string(pid) + ") " + status->describe());
+    }
+    rt->exited.notify_all();
+}
+
+Result<Json> VmManager::terminate_locked(const VmRecord& rec, Runtime& rt, std::chrono::seconds graceful_timeout, bool graceful)
+{
+    {
+        std::lock_guard lock(rt.mu);
+        if (!rt.running)
+            return Error(ErrorKind::Conflict, "guest '" + rec.name + "' is not running");
+        rt.expecting_exit = true;
+    }
+    TRY(m_db.exec("UPDATE vms SET state = 'stopping' WHERE id = ? AND state = 'running'", {rec.id}));
+    auto wait_exit = [&](std::chrono::milliseconds timeout) {
+        std::unique_lock lock(rt.mu);
+        return rt.exited.wait_for(lock, timeout, [&] { return !rt.running; });
+    };
+    std::string how;
+    std::string qmp_path = run_dir(rec.id) + "/qmp.sock";
+    if (graceful) {
+        auto qmp = QmpClient::connect(qmp_path, 5s);
+        if (qmp.is_ok() && qmp.value().execute("system_powerdown").is_ok() && wait_exit(graceful_timeout))
+            how = "shut down cleanly (ACPI power button)";
+        else if (qmp.is_ok() || (qmp = QmpClient::connect(qmp_path, 2s)).is_ok()) {
+            (void)qmp.value().execute("quit");
+            if (wait_exit(5s))
+                how = "did not shut down within " + std::to_string(graceful_timeout.count()) + " s; QEMU was told to quit";
+        }
+    }
+    if (how.empty()) {
+        pid_t pid;
+        {
+            std::lock_guard lock(rt.mu);
+            pid = rt.pid;
+        }
+        // The pidfd belongs to the monitor; signal by pid only after checking it is still
+        // the same process (start time) to avoid hitting a recycled pid.
+        auto st = process_start_time(pid);
+        if (st && static_cast<int64_t>(*st) == rec.pid_start_time)
+            ::kill(pid, SIGKILL);
+        if (!wait_exit(10s))
+            return Error(ErrorKind::Timeout, "guest '" + rec.name + "' (pid " + std::to_string(pid) + ") did not die after SIGKILL");
+        how = graceful ? "did not shut down in time; killed" : "killed";
+    }
+    (void)m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id});
+    add_event(rec.name, "stopped", how);
+    Json j = describe(TRY(load(rec.name)));
+    j["how"] = how;
+    return j;
+}
+
+Result<Json> VmManager::stop(const std::string& name, std::chrono::seconds timeout)
+{
+    TRY(validate_name(name, "guest name"));
+    auto rt = runtime(name);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(name));
+    return terminate_locked(rec, *rt, timeout, true);
+}
+
+Result<Json> VmManager::kill(const std::string& name)
+{
+    TRY(validate_name(name, "guest name"));
+    auto rt = runtime(name);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(name));
+    return terminate_locked(rec, *rt, 0s, false);
+}
+
+VoidResult VmManager::remove(const std::string& name)
+{
+    TRY(validate_name(name, "guest name"));
+    auto rt = runtime(name);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(name));
+    if (rec.state != "stopped")
+        return Error(ErrorKind::Conflict, "guest '" + name + "' is " + rec.state + "; stop it first");
+    TRY(m_db.exec("DELETE FROM vms WHERE id = ?", {rec.id}));
+    TRY(sys::remove_tree(vm_dir(name)));
+    TRY(sys::remove_tree(run_dir(rec.id)));
+    add_event(name, "removed", "overlay and logs deleted");
+    return {};
+}
+
+Result<Json> VmManager::console(const std::string& name, int64_t offset, int64_t max_bytes)
+{
+    TRY(load(name));
+    max_bytes = std::clamp<int64_t>(max_bytes, 1, k_max_console_chunk);
+    std::string path = vm_dir(name) + "/console.log";
+    auto fd = sys::open(path, O_RDONLY);
+    if (fd.is_error())
+        return Json {{"data", ""}, {"offset", 0}, {"size", 0}};
+    auto st = TRY(sys::fstat(fd.value().get()));
+    int64_t size = st.st_size;
+    if (offset < 0)
+        offset = std::max<int64_t>(0, size + offset);  // negative: the last -offset bytes
+    if (offset > size)
+        offset = 0;  // the log was rotated by a new boot
+    std::string data(static_cast<size_t>(std::min(max_bytes, size - offset)), '\0');
+    ssize_t n = ::pread(fd.value().get(), data.data(), data.size(), offset);
+    if (n < 0)
+        return Error::from_errno("read " + path, errno);
+    data.resize(static_cast<size_t>(n));
+    // The console is guest output, any bytes at all: it travels base64-encoded.
+    return Json {{"offset", offset + n}, {"size", size}, {"data_b64", base64_encode(data)}};
+}
+
+Result<GuestExecResult> VmManager::exec(const std::string& name, const std::vector<std::string>& argv, std::chrono::seconds timeout)
+{
+    TRY(validate_name(name, "guest name"));
+    auto rt = runtime(name);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(name));
+    if (rec.state != "running")
+        return Error(ErrorKind::Conflict, "guest '" + name + "' is not running");
+    auto agent = TRY_CTX(GuestAgent::connect(run_dir(rec.id) + "/qga.sock", 10s),
+        "the guest agent of '" + name + "' is not answering (has the guest finished booting?)");
+    return agent.exec(argv, timeout);
+}
+
+Result<Json> VmManager::overlay_info(const std::string& overlay)
+{
+    // -U: the image may be open in a running QEMU.
+    auto out = TRY(run_command({m_config.qemu_img, "info", "-U", "--output=json", overlay}, 30s));
+    if (!out.status.success())
+        return Error(ErrorKind::Io, "qemu-img info failed: " + out.output.substr(0, 300));
+    return parse_json(out.output);
+}
+
+Result<SnapshotRecord> VmManager::snapshot_create(const std::string& vm, const std::string& snapshot)
+{
+    TRY(validate_name(vm, "guest name"));
+    TRY(validate_name(snapshot, "snapshot name"));
+    auto rt = runtime(vm);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(vm));
+    if (rec.ephemeral)
+        return Error(ErrorKind::Conflict, "guest '" + vm + "' is ephemeral: its disk is discarded at every boot, so a snapshot would not survive");
+    if (TRY(m_db.query_one("SELECT id FROM snapshots WHERE vm_id = ? AND name = ?", {rec.id, snapshot})))
+        return Error(ErrorKind::Conflict, "guest '" + vm + "' already has a snapshot named '" + snapshot + "'");
+    if (rec.state != "running" && rec.state != "stopped")
+        return Error(ErrorKind::Conflict, "guest '" + vm + "' is " + rec.state);
+    bool memory = rec.state == "running";
+    std::string overlay = overlay_path(vm);
+    if (memory) {
+        auto qmp = TRY(QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 5s));
+        TRY(qmp.run_job("snapshot-save", Json {{"tag", snapshot}, {"vmstate", k_disk_node}, {"devices", {k_disk_node}}},
+            "save-" + snapshot, 10min));
+    } else {
+        auto out = TRY(run_command({m_config.qemu_img, "snapshot", "-c", snapshot, overlay}, 5min));
+        if (!out.status.success())
+            return Error(ErrorKind::Io, "qemu-img could not create the snapshot: " + out.output.substr(0, 300));
+    }
+    SnapshotRecord s;
+    s.name = snapshot;
+    s.created = now_rfc3339();
+    s.has_memory = memory;
+    auto info = overlay_info(overlay);
+    if (info.is_ok()) {
+        s.disk_size = json_int_or(info.value(), "actual-size", 0);
+        if (info.value().contains("snapshots")) {
+            for (const auto& snap : info.value()["snapshots"]) {
+                if (json_string_or(snap, "name", "") == snapshot)
+                    s.vm_state_size = json_int_or(snap, "vm-state-size", 0);
+            }
+        }
+    }
+    TRY(m_db.exec("INSERT INTO snapshots (vm_id, name, created, has_memory, vm_state_size, disk_size) VALUES (?, ?, ?, ?, ?, ?)",
+        {rec.id, s.name, s.created, static_cast<int64_t>(s.has_memory), s.vm_state_size, s.disk_size}));
+    add_event(vm, "snapshot", "created " + snapshot + (memory ? " (disk and memory)" : " (disk only)"));
+    return s;
+}
+
+Result<std::vector<SnapshotRecord>> VmManager::snapshot_list(const std::string& vm)
+{
+    VmRecord rec = TRY(load(vm));
+    std::vector<SnapshotRecord> out;
+    for (const auto& r : TRY(m_db.query("SELECT name, created, has_memory, vm_state_size, disk_size FROM snapshots WHERE vm_id = ? ORDER BY id", {rec.id}))) {
+        SnapshotRecord s;
+        s.name = r.text(0);
+        s.created = r.text(1);
+        s.has_memory = r.integer(2) != 0;
+        s.vm_state_size = r.integer(3);
+        s.disk_size = r.integer(4);
+        out.push_back(s);
+    }
+    return out;
+}
+
+Result<Json> VmManager::snapshot_revert(const std::string& vm, const std::string& snapshot)
+{
+    TRY(validate_name(vm, "guest name"));
+    TRY(validate_name(snapshot, "snapshot name"));
+    auto rt = runtime(vm);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(vm));
+    auto row = TRY(m_db.query_one("SELECT has_memory FROM snapshots WHERE vm_id = ? AND name = ?", {rec.id, snapshot}));
+    if (!row)
+        return Error(ErrorKind::NotFound, "guest '" + vm + "' has no snapshot named '" + snapshot + "'");
+    bool memory = row->integer(0) != 0;
+    Json result;
+    if (rec.state == "running") {
+        if (!memory)
+            return Error(ErrorKind::Conflict, "snapshot '" + snapshot + "' holds no memory state; stop guest '" + vm + "' before reverting to it");
+        auto qmp = TRY(QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 5s));
+        TRY(qmp.run_job("snapshot-load", Json {{"tag", snapshot}, {"vmstate", k_disk_node}, {"devices", {k_disk_node}}},
+            "load-" + snapshot, 10min));
+        // snapshot-load leaves the guest paused when it was saved running; resume it.
+        auto status = qmp.execute("query-status");
+        if (status.is_ok() && json_string_or(status.value(), "status", "") != "running")
+            (void)qmp.execute("cont");
+        result = describe(rec);
+    } else if (rec.state == "stopped") {
+        if (memory) {
+            // Reverting a stopped guest to a running state means starting it from there.
+            result = TRY(start_locked(rec, *rt, snapshot));
+        } else {
+            auto out = TRY(run_command({m_config.qemu_img, "snapshot", "-a", snapshot, overlay_path(vm)}, 5min));
+            if (!out.status.success())
+                return Error(ErrorKind::Io, "qemu-img could not apply the snapshot: " + out.output.substr(0, 300));
+            result = describe(rec);
+        }
+    } else {
+        return Error(ErrorKind::Conflict, "guest '" + vm + "' is " + rec.state);
+    }
+    add_event(vm, "reverted", "to snapshot " + snapshot);
+    return result;
+}
+
+VoidResult VmManager::snapshot_remove(const std::string& vm, const std::string& snapshot)
+{
+    TRY(validate_name(vm, "guest name"));
+    TRY(validate_name(snapshot, "snapshot name"));
+    auto rt = runtime(vm);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(vm));
+    if (!TRY(m_db.query_one("SELECT id FROM snapshots WHERE vm_id = ? AND name = ?", {rec.id, snapshot})))
+        return Error(ErrorKind::NotFound, "guest '" + vm + "' has no snapshot named '" + snapshot + "'");
+    if (rec.state == "running") {
+        auto qmp = TRY(QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 5s));
+        TRY(qmp.run_job("snapshot-delete", Json {{"tag", snapshot}, {"devices", {k_disk_node}}}, "delete-" + snapshot, 10min));
+    } else if (rec.state == "stopped") {
+        auto out = TRY(run_command({m_config.qemu_img, "snapshot", "-d", snapshot, overlay_path(vm)}, 5min));
+        if (!out.status.success())
+            return Error(ErrorKind::Io, "qemu-img could not delete the snapshot: " + out.output.substr(0, 300));
+    } else {
+        return Error(ErrorKind::Conflict, "guest '" + vm + "' is " + rec.state);
+    }
+    TRY(m_db.exec("DELETE FROM snapshots WHERE vm_id = ? AND name = ?", {rec.id, snapshot}));
+    add_event(vm, "snapshot", "removed " + snapshot);
+    return {};
+}
+
+// Does pid still name the QEMU we started for this guest? Checked by start time (pid reuse)
+// and command line (the guest's name).
+static bool is_our_qemu(const VmRecord& rec)
+{
+    if (rec.pid <= 0)
+        return false;
+    auto st = process_start_time(static_cast<pid_t>(rec.pid));
+    if (!st || static_cast<int64_t>(*st) != rec.pid_start_time)
+        return false;
+    auto cmdline = sys::read_file("/proc/" + std::to_string(rec.pid) + "/cmdline", 1 << 20);
+    if (cmdline.is_error())
+        return false;
+    std::string needle = std::string("guest=") + rec.name + ",";
+    return cmdline.value().find(needle) != std::string::npos;
+}
+
+VoidResult VmManager::reconcile()
+{
+    for (const auto& row : TRY(m_db.query(std::string("SELECT ") + k_vm_columns + " FROM vms WHERE state != 'stopped'"))) {
+        VmRecord rec = vm_from_row(row);
+        bool alive = is_our_qemu(rec);
+        auto rt = runtime(rec.name);
+        std::lock_guard op(rt->op);
+        if (alive && rec.state == "starting") {
+            // The start never finished (bulwarkd died mid-way) and nobody was told it
+            // succeeded: undo it.
+            ::kill(static_cast<pid_t>(rec.pid), SIGKILL);
+            TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id}));
+            add_event(rec.name, "start-interrupted", "bulwarkd stopped during the start; the half-started QEMU was killed");
+            continue;
+        }
+        if (!alive) {
+            TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id}));
+            add_event(rec.name, "exited", "QEMU (pid " + std::to_string(rec.pid) + ") exited while bulwarkd was not running");
+            continue;
+        }
+        auto pidfd = pidfd_open(static_cast<pid_t>(rec.pid));
+        if (pidfd.is_error()) {
+            TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL WHERE id = ?", {rec.id}));
+            continue;
+        }
+        TRY(m_db.exec("UPDATE vms SET state = 'running' WHERE id = ?", {rec.id}));
+        watch(rec.name, static_cast<pid_t>(rec.pid), pidfd.release_value(), *rt);
+        auto qmp = QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 3s);
+        add_event(rec.name, "reattached", "QEMU pid " + std::to_string(rec.pid) + " is still running"
+                + (qmp.is_ok() ? "; QMP answers" : "; QMP does not answer: " + qmp.error().message()));
+    }
+    // Overlay directories without a guest are debris from a create that did not finish.
+    auto rows = TRY(m_db.query("SELECT name FROM vms"));
+    std::set<std::string> known;
+    for (const auto& r : rows)
+        known.insert(r.text(0));
+    if (DIR* d = ::opendir((m_config.home + "/vms").c_str())) {
+        std::vector<std::string> debris;
+        while (auto* ent = ::readdir(d)) {
+            std::string n = ent->d_name;
+            if (n != "." && n != ".." && !known.count(n))
+                debris.push_back(n);
+        }
+        ::closedir(d);
+        for (const auto& n : debris) {
+            log::warn("removing " + vm_dir(n) + ": left by an interrupted create");
+            (void)sys::remove_tree(vm_dir(n));
+        }
+    }
+    return {};
+}
+
+}  // namespace bulwark
