@@ -21,7 +21,8 @@ Result<Request> parse_request(const std::string& line)
 
 std::string encode_request(const Request& request)
 {
-    return Json {{"method", request.method}, {"params", request.params}}.dump() + "\n";
+    Json params = request.params.is_null() ? Json::object() : request.params;
+    return Json {{"method", request.method}, {"params", params}}.dump() + "\n";
 }
 
 std::string encode_response(const Result<Json>& result)

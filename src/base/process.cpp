@@ -203,7 +203,7 @@ Result<ExitStatus> Child::wait(std::optional<std::chrono::milliseconds> timeout)
 }
 
 Result<RunOutput> run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-    size_t max_output, const std::vector<int>& pass_fds)
+    size_t max_output, const std::vector<int>& pass_fds, const std::map<std::string, std::string>& env)
 {
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) < 0)
@@ -213,7 +213,7 @@ Result<RunOutput> run_command(const std::vector<std::string>& argv, std::chrono:
 
     SpawnOptions options;
     options.argv = argv;
-    options.env = minimal_env();
+    options.env = env;
     options.pass_fds = pass_fds;
     // The child's stdout is the pipe: pass it through /proc/self/fd so the generic spawn
     // path (which opens stdout_path) stays the only one.

@@ -55,6 +55,9 @@ private:
     Fd m_pidfd;
 };
 
+// The minimal environment given to helper processes.
+std::map<std::string, std::string> minimal_env();
+
 struct RunOutput {
     ExitStatus status;
     std::string output;  // stdout and stderr interleaved, capped
@@ -63,7 +66,7 @@ struct RunOutput {
 // Runs argv to completion, capturing up to max_output bytes of output. Kills it after timeout.
 Result<RunOutput> run_command(const std::vector<std::string>& argv,
     std::chrono::milliseconds timeout, size_t max_output = 1 << 20,
-    const std::vector<int>& pass_fds = {});
+    const std::vector<int>& pass_fds = {}, const std::map<std::string, std::string>& env = minimal_env());
 
 // Opens a pidfd for an existing process (not necessarily our child).
 Result<Fd> pidfd_open(pid_t pid);
@@ -77,7 +80,5 @@ std::optional<ExitStatus> pidfd_wait(int pidfd);
 // identifies a process across pid reuse.
 std::optional<uint64_t> process_start_time(pid_t pid);
 
-// The minimal environment given to helper processes.
-std::map<std::string, std::string> minimal_env();
 
 }  // namespace bulwark
