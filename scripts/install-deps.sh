@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12 packages only, everything Bulwark needs to build, test and run.
+# Idempotent: packages already present are not touched, and apt-get runs only when needed.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  libsodium-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang clang-format clang-tidy libclang-rt-14-dev
+  # run
+  qemu-system-x86 qemu-utils sqlite3 procps
+  # the demo/test guest recipe (guest/build.sh)
+  busybox-static cpio e2fsprogs xz-utils python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

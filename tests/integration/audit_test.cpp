@@ -1,0 +1,104 @@
+// The audit trail: every state change is recorded before it takes effect, hash-chained and
+// signed; `audit verify` finds an edited, removed or reordered entry.
+#include <sqlite3.h>
+
+#include "harness/harness.h"
+
+using namespace bulwark;
+using namespace bulwark::test;
+
+namespace {
+
+void sql(const std::string& db_path, const std::string& statement)
+{
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << msg;
+}
+
+class Audit : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        h.start_daemon();
+        std::string img = h.dir() + "/raw.img";
+        ASSERT_EQ(run({"truncate", "-s", "1M", img}).code, 0);
+        ASSERT_EQ(h.cli({"image", "import", img, "--name", "tiny"}).code, 0);
+        ASSERT_EQ(h.cli({"vm", "create", "g1", "--image", "tiny"}).code, 0);
+        ASSERT_NE(h.cli({"vm", "create", "g1", "--image", "tiny"}).code, 0);  // a failed one is audited too
+        ASSERT_EQ(h.cli({"vm", "rm", "g1"}).code, 0);
+    }
+
+    // Tampering happens with the daemon down, as an attacker with the disk would do it.
+    void tamper_and_expect_caught(const std::string& statement, const std::string& expect)
+    {
+        ASSERT_EQ(h.cli({"audit", "verify"}).code, 0);
+        h.stop_daemon();
+        sql(h.home() + "/bulwark.db", statement);
+        h.start_daemon();
+        auto r = h.cli({"audit", "verify"});
+        EXPECT_EQ(r.code, 5) << r.output;
+        EXPECT_NE(r.output.find(expect), std::string::npos) << r.output;
+    }
+    Harness h;
+};
+
+}  // namespace
+
+TEST_F(Audit, RecordsIntentAndOutcomeOfEveryChange)
+{
+    auto entries = h.cli_json({"audit", "tail", "-n", "100"});
+    // import, create, failed create, rm: each an intent and a result.
+    ASSERT_EQ(entries.size(), 8u) << entries.dump(2);
+    std::vector<std::string> seen;
+    for (const auto& e : entries)
+        seen.push_back(e["action"].get<std::string>() + "/" + e["phase"].get<std::string>() + "/" + e["outcome"].get<std::string>());
+    std::vector<std::string> expected {"image.import/intent/pending", "image.import/result/ok", "vm.create/intent/pending",
+        "vm.create/result/ok", "vm.create/intent/pending", "vm.create/result/error", "vm.rm/intent/pending", "vm.rm/result/ok"};
+    EXPECT_EQ(seen, expected);
+    EXPECT_NE(entries[0]["actor"].get<std::string>().find("uid=" + std::to_string(::getuid())), std::string::npos);
+    EXPECT_EQ(entries[2]["target"], "vm:g1");
+    // Reads are not state changes and are not logged.
+    (void)h.cli({"vm", "list"});
+    EXPECT_EQ(h.cli_json({"audit", "tail", "-n", "100"}).size(), 8u);
+    auto r = h.cli({"audit", "verify"});
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("8 entries"), std::string::npos) << r.output;
+}
+
+TEST_F(Audit, EditedEntryIsCaught)
+{
+    tamper_and_expect_caught("UPDATE audit SET actor = 'uid=1000(mallory)' WHERE seq = 3", "entry 3 was modified");
+}
+
+TEST_F(Audit, EditedEntryWithRecomputedHashIsCaught)
+{
+    // An attacker who also recomputes the entry's own hash still breaks the link to the next.
+    tamper_and_expect_caught("UPDATE audit SET outcome = 'ok', hash = 'f00d' || substr(hash, 5) WHERE seq = 6",
+        "entry 7 does not link");
+}
+
+TEST_F(Audit, RemovedEntryIsCaught) { tamper_and_expect_caught("DELETE FROM audit WHERE seq = 4", "missing"); }
+
+TEST_F(Audit, ReorderedEntriesAreCaught)
+{
+    tamper_and_expect_caught("UPDATE audit SET seq = -1 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 5;"
+                             "UPDATE audit SET seq = 5 WHERE seq = -1",
+        "does not link");
+}
+
+TEST_F(Audit, TruncatedTailIsCaught)
+{
+    tamper_and_expect_caught("DELETE FROM audit WHERE seq >= 7", "no longer in the log");
+}
+
+TEST_F(Audit, ForgedCheckpointIsCaught)
+{
+    tamper_and_expect_caught("UPDATE audit_checkpoints SET signature = (CASE WHEN substr(signature, 1, 1) = '0' THEN '1' ELSE '0' END) || substr(signature, 2)",
+        "invalid signature");
+}
