@@ -343,6 +343,14 @@ void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitSt
         rt->running = false;
         expected = rt->expecting_exit;
     }
+    // An ephemeral guest's writes die with it: its overlay is deleted before the guest is
+    // marked stopped (a start, which needs 'stopped', cannot race with the deletion).
+    auto eph = m_db.query_one("SELECT ephemeral FROM vms WHERE name = ? AND pid = ?", {name, static_cast<int64_t>(pid)});
+    if (eph.is_ok() && eph.value() && eph.value()->integer(0) != 0) {
+        auto removed = sys::unlink_if_exists(overlay_path(name));
+        if (removed.is_error())
+            log::error("cannot discard the overlay of ephemeral guest " + name + ": " + removed.error().message());
+    }
     auto updated = m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE name = ? AND pid = ?",
         {now_rfc3339(), name, static_cast<int64_t>(pid)});
     if (updated.is_error())
@@ -521,8 +529,18 @@ Result<SnapshotRecord> VmManager::snapshot_create(const std::string& vm, const s
             }
         }
     }
-    TRY(m_db.exec("INSERT INTO snapshots (vm_id, name, created, has_memory, vm_state_size, disk_size) VALUES (?, ?, ?, ?, ?, ?)",
-        {rec.id, s.name, s.created, static_cast<int64_t>(s.has_memory), s.vm_state_size, s.disk_size}));
+    auto recorded = m_db.exec("INSERT INTO snapshots (vm_id, name, created, has_memory, vm_state_size, disk_size) VALUES (?, ?, ?, ?, ?, ?)",
+        {rec.id, s.name, s.created, static_cast<int64_t>(s.has_memory), s.vm_state_size, s.disk_size});
+    if (recorded.is_error()) {
+        // Do not leave a snapshot in the overlay that the database does not know about.
+        if (memory) {
+            if (auto qmp = QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 5s); qmp.is_ok())
+                (void)qmp.value().run_job("snapshot-delete", Json {{"tag", snapshot}, {"devices", {k_disk_node}}}, "undo-" + snapshot, 10min);
+        } else {
+            (void)run_command({m_config.qemu_img, "snapshot", "-d", snapshot, overlay}, 5min);
+        }
+        return recorded.release_error();
+    }
     add_event(vm, "snapshot", "created " + snapshot + (memory ? " (disk and memory)" : " (disk only)"));
     return s;
 }
@@ -639,6 +657,8 @@ VoidResult VmManager::reconcile()
             continue;
         }
         if (!alive) {
+            if (rec.ephemeral)
+                TRY(sys::unlink_if_exists(overlay_path(rec.name)));
             TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id}));
             add_event(rec.name, "exited", "QEMU (pid " + std::to_string(rec.pid) + ") exited while bulwarkd was not running");
             continue;

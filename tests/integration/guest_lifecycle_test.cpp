@@ -87,6 +87,8 @@ TEST_F(Guest, EphemeralGuestComesBackClean)
     h.boot_guest("eph", {"--ephemeral"});
     ASSERT_EQ(h.guest_sh("eph", "echo malware > /root/marker && sync").code, 0);
     ASSERT_EQ(h.cli({"vm", "stop", "eph", "--timeout", "60"}).code, 0);
+    // What the guest wrote does not linger on the host while it is stopped.
+    EXPECT_FALSE(sys::exists(h.home() + "/vms/eph/disk.qcow2"));
     ASSERT_EQ(h.cli({"vm", "start", "eph"}).code, 0);
     ASSERT_TRUE(h.wait_console("eph", "BULWARK-GUEST-READY"));
     r = h.guest_sh("eph", "test -e /root/marker && echo present || echo absent");
