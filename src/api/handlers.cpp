@@ -164,7 +164,7 @@ Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds)
         Json out = Json::array();
         bool all_ok = true;
         for (const auto& r : targets) {
-            auto v = m_images.verify(r, true);
+            auto v = m_images.verify(r, VerifyDepth::Full);
             out.push_back(Json {{"image", r.ref()}, {"ok", v.is_ok()}, {"problem", v.is_ok() ? "" : v.error().message()}});
             all_ok = all_ok && v.is_ok();
         }

@@ -85,8 +85,11 @@ Result<int64_t> AuditLog::record_intent(const std::string& actor, const std::str
     const std::string& target, const Json& detail)
 {
     std::lock_guard lock(m_mutex);
+    // Every entry commits together with a signed checkpoint over it: there is no moment at
+    // which a genuine entry exists unsigned, so an unsigned entry can only be a forgery.
     return m_db.transaction([&]() -> Result<int64_t> {
         auto e = TRY(append(actor, action, target, "intent", "pending", detail));
+        TRY(checkpoint(e));
         return e.seq;
     });
 }
@@ -99,8 +102,6 @@ VoidResult AuditLog::record_result(int64_t intent_seq, const std::string& outcom
         return Error(ErrorKind::Internal, "audit intent " + std::to_string(intent_seq) + " does not exist");
     Json d = detail;
     d["intent"] = intent_seq;
-    // The result and its checkpoint commit together: there is no moment at which a result
-    // exists unsigned, so an unsigned result in the log can only be a forgery.
     return m_db.transaction([&]() -> VoidResult {
         auto e = TRY(append(intent->text(0), intent->text(1), intent->text(2), "result", outcome, d));
         return checkpoint(e);
@@ -109,9 +110,21 @@ VoidResult AuditLog::record_result(int64_t intent_seq, const std::string& outcom
 
 Result<int> AuditLog::close_interrupted()
 {
+    // Only intents that a valid signed checkpoint covers are genuine; closing (and so
+    // signing over) a forged one would launder it.
+    auto cover = TRY(m_db.query_one("SELECT seq, hash, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"));
+    int64_t signed_up_to = 0;
+    if (cover) {
+        auto sig = from_hex(cover->text(2));
+        auto entry = TRY(m_db.query_one("SELECT hash FROM audit WHERE seq = ?", {cover->integer(0)}));
+        if (sig && entry && entry->text(0) == cover->text(1)
+            && verify_signature(m_key.public_key(), checkpoint_message(cover->integer(0), cover->text(1)), *sig))
+            signed_up_to = cover->integer(0);
+    }
     auto rows = TRY(m_db.query(
-        "SELECT i.seq FROM audit i WHERE i.phase = 'intent' AND NOT EXISTS ("
-        "SELECT 1 FROM audit r WHERE r.phase = 'result' AND json_extract(r.detail, '$.intent') = i.seq) ORDER BY i.seq"));
+        "SELECT i.seq FROM audit i WHERE i.phase = 'intent' AND i.seq <= ? AND NOT EXISTS ("
+        "SELECT 1 FROM audit r WHERE r.phase = 'result' AND json_extract(r.detail, '$.intent') = i.seq) ORDER BY i.seq",
+        {signed_up_to}));
     for (const auto& row : rows)
         TRY(record_result(row.integer(0), "interrupted",
             Json{{"message", "bulwarkd stopped before the operation finished; see the guest's events for what it left"}}));
@@ -180,13 +193,12 @@ Result<AuditReport> AuditLog::verify(const std::string& public_key)
         else
             report.last_signed_seq = std::max(report.last_signed_seq, seq);
     }
-    // Every result is signed in the same transaction that writes it, so a result after the
-    // last valid checkpoint was added by someone without the key. Intents after it are
-    // operations still in flight.
+    // Every entry is signed in the same transaction that writes it, so an entry after the
+    // last valid checkpoint was added by someone without the key.
     for (const auto& r : rows) {
         int64_t seq = r.integer(0);
-        if (seq > report.last_signed_seq && r.text(5) == "result")
-            report.problems.push_back("entry " + std::to_string(seq) + " is a result that no signed checkpoint covers (forged or its checkpoint removed)");
+        if (seq > report.last_signed_seq)
+            report.problems.push_back("entry " + std::to_string(seq) + " is not covered by any signed checkpoint (forged, or its checkpoint removed)");
     }
     (void)last_seq;
     report.ok = report.problems.empty();

@@ -1,6 +1,7 @@
 // The audit log: every state-changing request is appended here before it takes effect
-// (phase "intent"), and its outcome after (phase "result"). Entries are hash-chained; after
-// every result the head of the chain is signed with the host key (a checkpoint).
+// (phase "intent"), and its outcome after (phase "result"). Entries are hash-chained, and each
+// entry is committed in one transaction with a checkpoint: the host key's signature over the
+// new head of the chain.
 //
 // Entry hash = SHA-256 over the canonical JSON (sorted keys, no whitespace) of
 //   {"action","actor","detail","outcome","phase","prev","seq","target","time"}

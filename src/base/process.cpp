@@ -22,7 +22,8 @@ std::string ExitStatus::describe() const
 {
     if (exited)
         return "exited with code " + std::to_string(code);
-    return std::string("killed by signal ") + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
+    const char* abbrev = ::sigabbrev_np(signal);
+    return "killed by signal " + std::to_string(signal) + (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
 }
 
 Result<Fd> pidfd_open(pid_t pid)

@@ -42,6 +42,13 @@ std::optional<ErrorKind> error_kind_from_name(const std::string& name)
     return std::nullopt;
 }
 
+std::string errno_message(int err)
+{
+    char buf[256];
+    // GNU strerror_r returns a pointer to the message (in buf or static storage).
+    return ::strerror_r(err, buf, sizeof buf);
+}
+
 Error Error::from_errno(const std::string& what, int err)
 {
     ErrorKind kind = ErrorKind::Io;
@@ -51,7 +58,7 @@ Error Error::from_errno(const std::string& what, int err)
         kind = ErrorKind::Denied;
     else if (err == EEXIST)
         kind = ErrorKind::Conflict;
-    return Error(kind, what + ": " + std::strerror(err));
+    return Error(kind, what + ": " + errno_message(err));
 }
 
 }  // namespace bulwark

@@ -28,6 +28,8 @@ enum class ErrorKind {
 };
 
 const char* error_kind_name(ErrorKind kind);
+// strerror(), thread-safe.
+std::string errno_message(int err);
 std::optional<ErrorKind> error_kind_from_name(const std::string& name);
 
 class Error {

@@ -33,7 +33,7 @@ Result<Fd> unix_connect(const std::string& path)
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
         int err = errno;
         ErrorKind kind = (err == ENOENT || err == ECONNREFUSED) ? ErrorKind::Unavailable : ErrorKind::Io;
-        return Error(kind, "cannot connect to " + path + ": " + std::strerror(err));
+        return Error(kind, "cannot connect to " + path + ": " + errno_message(err));
     }
     return fd;
 }

@@ -90,6 +90,8 @@ int main(int argc, char** argv)
         "bulwark"};
     app.footer(k_exit_codes);
     app.require_subcommand(1);
+    // --home and --json are accepted after the subcommand too (bulwark vm list --json).
+    app.fallthrough();
     Context ctx;
     app.add_option("--home", ctx.home, "data directory of the bulwarkd to talk to (default: $BULWARK_HOME or ~/.local/share/bulwark)");
     app.add_flag("--json", ctx.json, "print machine-readable JSON");
@@ -332,7 +334,8 @@ int main(int argc, char** argv)
             const Json& j = r.value();
             auto data = base64_decode(json_string_or(j, "data_b64", ""));
             if (ctx.json && !vm_follow) {
-                print_json(Json {{"offset", j["offset"]}, {"size", j["size"]}, {"data", data.value_or("")}}.dump(-1, ' ', false, Json::error_handler_t::replace));
+                Json o {{"offset", j["offset"]}, {"size", j["size"]}, {"data", data.value_or("")}};
+                std::cout << o.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
                 return 0;
             }
             if (data)

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "base/hash.h"
@@ -37,8 +38,11 @@ Result<SigningKey> SigningKey::load_or_create(const std::string& dir)
     if (sys::exists(key_path)) {
         auto st = TRY(sys::stat(key_path));
         if ((st.st_mode & 077) != 0)
-            return Error(ErrorKind::Denied, key_path + " is readable by others (mode "
-                    + std::to_string(st.st_mode & 0777) + "); fix it with chmod 600 or remove it");
+        {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%03o", st.st_mode & 0777);
+            return Error(ErrorKind::Denied, key_path + " is accessible to others (mode " + mode + "); fix it with chmod 600 or remove it");
+        }
         std::string data = TRY(sys::read_file(key_path, 4096));
         if (data.size() != k_magic_len + crypto_sign_SECRETKEYBYTES || data.compare(0, k_magic_len, k_magic) != 0)
             return Error(ErrorKind::Corrupt, key_path + " is not a Bulwark host key");

@@ -36,7 +36,8 @@ $XDG_DATA_HOME/bulwark, else ~/.local/share/bulwark) and listens on DIR/bulwarkd
   --version      print the version
 
 Environment: BULWARK_QEMU (QEMU binary, default qemu-system-x86_64), BULWARK_QEMU_IMG
-(default qemu-img), BULWARK_ACCEL=tcg to never use KVM.
+(default qemu-img), BULWARK_ACCEL=tcg to never use KVM, BULWARK_CONSOLE_LIMIT (bytes a
+guest's console log may reach before it is cut back; default 16 MiB).
 )";
 
 struct Options {
@@ -110,6 +111,12 @@ int run_daemon(const Options& opt, int ready_fd)
     if (const char* q = std::getenv("BULWARK_QEMU_IMG"); q && *q)
         config.qemu_img = q;
     config.kvm = kvm_usable();
+    if (const char* l = std::getenv("BULWARK_CONSOLE_LIMIT"); l && *l) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(l, &end, 10);
+        if (end && *end == '\0' && v >= 4096)
+            config.console_limit = v;
+    }
     if (sys::find_executable(config.qemu_binary).is_error())
         log::warn("QEMU (" + config.qemu_binary + ") is not installed: guests cannot start until it is (apt-get install qemu-system-x86)");
     auto qemu_img = sys::find_executable(config.qemu_img);

@@ -115,7 +115,7 @@ Result<DiskInfo> probe_disk(std::string_view head, uint64_t file_size)
 
     static const std::array<std::pair<std::string_view, const char*>, 7> foreign{{
         {std::string_view("QFI\xfb", 4), nullptr},  // qcow2, handled below
-        {std::string_view("QFI\0", 4), "QED"},
+        {std::string_view("QED\0", 4), "QED"},
         {"KDMV", "VMDK"},
         {"# Disk DescriptorFile", "VMDK descriptor"},
         {"vhdxfile", "VHDX"},

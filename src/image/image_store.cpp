@@ -1,5 +1,6 @@
 #include "image/image_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,7 +50,7 @@ VoidResult ImageStore::initialise()
     // Imports that were in progress when the daemon died are incomplete by definition.
     TRY(sys::remove_tree(m_root + "/staging"));
     TRY(sys::mkdirs(m_root + "/staging", 0700));
-    return {};
+    return sweep_unreferenced_blobs();
 }
 
 namespace {
@@ -142,8 +143,11 @@ Result<std::string> ImageStore::ingest_disk(int fd, Json& disk_info)
     auto converted = TRY(run_command({m_qemu_img, "convert", "-q", "-f", disk_format_name(info.format), "-O", "qcow2",
                                          "-o", "compat=1.1", source, output},
         120min, 1 << 16, pass_fds));
-    if (!converted.status.success())
-        return Error(ErrorKind::Corrupt, "qemu-img could not read the image: " + converted.output.substr(0, 300));
+    if (!converted.status.success()) {
+        bool no_space = converted.output.find("No space left") != std::string::npos;
+        return Error(no_space ? ErrorKind::Io : ErrorKind::Corrupt,
+            std::string(no_space ? "the library's disk is full: " : "qemu-img could not read the image: ") + converted.output.substr(0, 300));
+    }
     TRY(sys::chmod(output, 0600));
     auto out_fd = TRY(sys::open(output, O_RDONLY));
     DiskInfo stored = TRY(probe_disk_fd(out_fd.get()));
@@ -258,7 +262,7 @@ Result<ImageRecord> ImageStore::find_by_id(int64_t id)
     return record_from_row(*row);
 }
 
-VoidResult ImageStore::verify_blob(const std::string& digest, bool full, const std::string& what)
+VoidResult ImageStore::verify_blob(const std::string& digest, VerifyDepth depth, const std::string& what)
 {
     if (digest.rfind("sha256:", 0) != 0 || digest.size() != 71 || !from_hex(digest.substr(7)))
         return Error(ErrorKind::VerifyFailed, "its " + what + " digest in the manifest is malformed");
@@ -273,7 +277,9 @@ VoidResult ImageStore::verify_blob(const std::string& digest, bool full, const s
     StatIdentity identity {st.st_dev, st.st_ino, st.st_size,
         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
         static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
-    if (!full) {
+    if (depth == VerifyDepth::SignatureOnly)
+        return {};
+    if (depth == VerifyDepth::Cached) {
         std::lock_guard lock(m_cache_mutex);
         auto it = m_verified.find(path);
         if (it != m_verified.end() && it->second == identity)
@@ -291,7 +297,7 @@ VoidResult ImageStore::verify_blob(const std::string& digest, bool full, const s
     return {};
 }
 
-Result<VerifiedImage> ImageStore::verify(const ImageRecord& record, bool full)
+Result<VerifiedImage> ImageStore::verify(const ImageRecord& record, VerifyDepth depth)
 {
     auto fail = [&](const Error& e) { return Error(ErrorKind::VerifyFailed, "image '" + record.ref() + "' failed verification: " + e.message()); };
     auto sig = from_hex(record.signature_hex);
@@ -306,20 +312,20 @@ Result<VerifiedImage> ImageStore::verify(const ImageRecord& record, bool full)
     if (!m.contains("disk") || !m["disk"].is_object())
         return fail(Error(ErrorKind::VerifyFailed, "its manifest has no disk"));
     std::string disk_digest = json_string_or(m["disk"], "digest", "");
-    auto checked = verify_blob(disk_digest, full, "disk");
+    auto checked = verify_blob(disk_digest, depth, "disk");
     if (checked.is_error())
         return fail(checked.error());
     out.disk_path = blob_path(disk_digest);
     if (m.contains("boot") && m["boot"].is_object()) {
         const Json& boot = m["boot"];
         std::string kd = boot.contains("kernel") ? json_string_or(boot["kernel"], "digest", "") : "";
-        checked = verify_blob(kd, full, "kernel");
+        checked = verify_blob(kd, depth, "kernel");
         if (checked.is_error())
             return fail(checked.error());
         out.kernel_path = blob_path(kd);
         if (boot.contains("initrd")) {
             std::string id = json_string_or(boot["initrd"], "digest", "");
-            checked = verify_blob(id, full, "initrd");
+            checked = verify_blob(id, depth, "initrd");
             if (checked.is_error())
                 return fail(checked.error());
             out.initrd_path = blob_path(id);
@@ -342,6 +348,31 @@ static std::set<std::string> manifest_digests(const Json& m)
     }
     out.erase("");
     return out;
+}
+
+// A blob no manifest names is left by an import that failed after publishing it, or by a
+// removal interrupted half-way. Runs at start-up, before any import can be in flight.
+VoidResult ImageStore::sweep_unreferenced_blobs()
+{
+    std::set<std::string> named;
+    for (const auto& image : TRY(list())) {
+        for (const auto& d : manifest_digests(image.manifest))
+            named.insert(blob_path(d));
+    }
+    std::vector<std::string> stray;
+    if (DIR* d = ::opendir((m_root + "/blobs").c_str())) {
+        while (auto* ent = ::readdir(d)) {
+            std::string path = m_root + "/blobs/" + ent->d_name;
+            if (ent->d_name[0] != '.' && !named.count(path))
+                stray.push_back(path);
+        }
+        ::closedir(d);
+    }
+    for (const auto& path : stray) {
+        log::warn("removing " + path + ": no image names it");
+        TRY(sys::unlink_if_exists(path));
+    }
+    return {};
 }
 
 VoidResult ImageStore::remove(const std::string& ref)

@@ -57,6 +57,11 @@ struct VerifiedImage {
     std::string cmdline;
 };
 
+// How much of an image verify() checks. The signature and the blobs' presence and modes are
+// always checked; the digests are re-computed for Full, and for Cached unless the blob's
+// inode, size, mtime and ctime are unchanged since its last full hash in this process.
+enum class VerifyDepth { SignatureOnly, Cached, Full };
+
 class ImageStore {
 public:
     ImageStore(Db& db, const SigningKey& key, std::string root, std::string qemu_img);
@@ -68,10 +73,8 @@ public:
     // "name" (latest version) or "name:version".
     Result<ImageRecord> find(const std::string& ref);
     Result<ImageRecord> find_by_id(int64_t id);
-    // Checks the manifest signature and the digest of every blob the image boots. With
-    // full=false a blob whose inode, size, mtime and ctime are unchanged since its last full
-    // hash in this process is not re-read (see docs/formats.md).
-    Result<VerifiedImage> verify(const ImageRecord& record, bool full);
+    // Checks the manifest signature and every blob the image boots (see VerifyDepth).
+    Result<VerifiedImage> verify(const ImageRecord& record, VerifyDepth depth);
     VoidResult remove(const std::string& ref);
 
     std::string blob_path(const std::string& digest) const;
@@ -79,7 +82,8 @@ public:
 private:
     Result<std::string> store_blob(int fd, uint64_t max_bytes, const std::string& what);
     Result<std::string> ingest_disk(int fd, Json& disk_info);
-    VoidResult verify_blob(const std::string& digest, bool full, const std::string& what);
+    VoidResult verify_blob(const std::string& digest, VerifyDepth depth, const std::string& what);
+    VoidResult sweep_unreferenced_blobs();
 
     Db& m_db;
     const SigningKey& m_key;

@@ -39,7 +39,7 @@ std::vector<std::string> build_qemu_argv(const QemuLaunchSpec& spec)
             argv.insert(argv.end(), {"-append", spec.cmdline});
     }
     // Console: the first serial port, written to a log file.
-    argv.insert(argv.end(), {"-chardev", "file,id=con0,path=" + spec.console_log, "-serial", "chardev:con0"});
+    argv.insert(argv.end(), {"-chardev", "file,id=con0,append=on,path=" + spec.console_log, "-serial", "chardev:con0"});
     // Guest agent over virtio-serial.
     argv.insert(argv.end(), {"-device", "virtio-serial-pci,id=vser0",
                                 "-chardev", "socket,id=qga0,path=" + spec.agent_socket + ",server=on,wait=off",

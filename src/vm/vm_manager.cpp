@@ -42,13 +42,62 @@ Result<std::unique_ptr<VmManager>> VmManager::create(Db& db, ImageStore& images,
     mgr->m_monitor = TRY(ProcessMonitor::create());
     TRY(sys::mkdirs(mgr->m_config.home + "/vms", 0700));
     TRY(sys::mkdirs(mgr->m_config.home + "/run", 0700));
+    mgr->m_janitor = std::thread([m = mgr.get()] {
+        std::unique_lock lock(m->m_janitor_mutex);
+        while (!m->m_janitor_wake.wait_for(lock, 1s, [m] { return m->m_stopping; })) {
+            lock.unlock();
+            m->trim_consoles();
+            lock.lock();
+        }
+    });
     return mgr;
 }
 
 VmManager::~VmManager()
 {
+    {
+        std::lock_guard lock(m_janitor_mutex);
+        m_stopping = true;
+    }
+    m_janitor_wake.notify_all();
+    if (m_janitor.joinable())
+        m_janitor.join();
     if (m_monitor)
         m_monitor->shutdown();
+}
+
+void VmManager::trim_consoles()
+{
+    std::vector<std::string> running;
+    {
+        std::lock_guard lock(m_runtimes_mutex);
+        for (const auto& [name, rt] : m_runtimes) {
+            std::lock_guard rl(rt->mu);
+            if (rt->running)
+                running.push_back(name);
+        }
+    }
+    for (const auto& name : running) {
+        std::string path = vm_dir(name) + "/console.log";
+        auto fd = sys::open(path, O_RDWR);
+        if (fd.is_error())
+            continue;
+        auto st = sys::fstat(fd.value().get());
+        if (st.is_error() || static_cast<uint64_t>(st.value().st_size) <= m_config.console_limit)
+            continue;
+        // Keep the newest part beside the log, then cut the log: QEMU appends (O_APPEND), so
+        // its next write lands at the new end.
+        size_t keep = static_cast<size_t>(std::min<uint64_t>(m_config.console_limit / 4, 1 << 20));
+        std::string tail(keep, '\0');
+        ssize_t n = ::pread(fd.value().get(), tail.data(), keep, st.value().st_size - static_cast<off_t>(keep));
+        if (n > 0) {
+            tail.resize(static_cast<size_t>(n));
+            (void)sys::write_file_atomic(path + ".trimmed", tail, 0600);
+        }
+        if (::ftruncate(fd.value().get(), 0) == 0)
+            log::warn("guest " + name + ": console log passed " + std::to_string(m_config.console_limit)
+                + " bytes; cut back (its last part is in console.log.trimmed)");
+    }
 }
 
 std::shared_ptr<VmManager::Runtime> VmManager::runtime(const std::string& name)
@@ -124,11 +173,10 @@ Result<Json> VmManager::create_vm(const CreateVmRequest& req)
     if (TRY(m_db.query_one("SELECT id FROM vms WHERE name = ?", {req.name})))
         return Error(ErrorKind::Conflict, "guest '" + req.name + "' already exists");
     ImageRecord image = TRY(m_images.find(req.image));
-    // The signature is checked now; digests are checked at every start.
-    std::string disk_digest = json_string_or(image.manifest.value("disk", Json::object()), "digest", "");
-    std::string base = m_images.blob_path(disk_digest);
-    if (!sys::exists(base))
-        return Error(ErrorKind::VerifyFailed, "image '" + image.ref() + "' failed verification: its disk is missing from the library");
+    // The signature and the blobs are checked now (without re-hashing, so creation costs the
+    // same for any image size); the digests are checked at every start.
+    VerifiedImage verified = TRY(m_images.verify(image, VerifyDepth::SignatureOnly));
+    std::string base = verified.disk_path;
 
     std::string dir = vm_dir(req.name);
     // A directory without a database row is debris from a crash; it holds nothing of value.
@@ -234,7 +282,7 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         "QEMU is not available; install the qemu-system-x86 package (or set BULWARK_QEMU)");
     ImageRecord image = TRY(m_images.find_by_id(rec.image_id));
     // Nothing boots unless everything it boots matches the signed manifest.
-    VerifiedImage verified = TRY(m_images.verify(image, false));
+    VerifiedImage verified = TRY(m_images.verify(image, VerifyDepth::Cached));
 
     std::string overlay = overlay_path(rec.name);
     if (rec.ephemeral && loadvm.empty()) {
@@ -280,12 +328,18 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
     options.env = minimal_env();
     options.stdout_path = qemu_log;
     options.new_session = true;  // QEMU outlives bulwarkd and its terminal
-    auto child = TRY(Child::spawn(options));
-    pid_t pid = child.pid();
+    // 'starting' is durable before QEMU exists, so a crash at any later point leaves a row
+    // that reconcile() finds (and it finds the QEMU by its run directory if the pid below
+    // was never written).
+    TRY(m_db.exec("UPDATE vms SET state = 'starting', pid = NULL, accel = ? WHERE id = ?", {accel_name(), rec.id}));
+    auto child = Child::spawn(options);
+    if (child.is_error()) {
+        (void)m_db.exec("UPDATE vms SET state = 'stopped' WHERE id = ?", {rec.id});
+        return child.release_error();
+    }
+    pid_t pid = child.value().pid();
     auto start_time = process_start_time(pid);
-    Fd pidfd = child.release_pidfd();
-    TRY(m_db.exec("UPDATE vms SET state = 'starting', pid = ?, pid_start_time = ?, accel = ? WHERE id = ?",
-        {static_cast<int64_t>(pid), static_cast<int64_t>(start_time.value_or(0)), accel_name(), rec.id}));
+    Fd pidfd = child.value().release_pidfd();
 
     auto fail = [&](const std::string& why) -> Error {
         (void)pidfd_send_signal(pidfd.get(), SIGKILL);
@@ -295,6 +349,10 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         add_event(rec.name, "start-failed", why);
         return Error(ErrorKind::Unavailable, "guest '" + rec.name + "' did not start: " + why + (detail.empty() ? "" : "\nQEMU said: " + detail));
     };
+    if (auto r = m_db.exec("UPDATE vms SET pid = ?, pid_start_time = ? WHERE id = ?",
+            {static_cast<int64_t>(pid), static_cast<int64_t>(start_time.value_or(0)), rec.id});
+        r.is_error())
+        return fail("cannot record QEMU's pid: " + r.error().message());
 
     // Wait until QMP answers: QEMU has parsed its command line and opened every file.
     auto deadline = deadline_in(30s);
@@ -314,7 +372,8 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
             return fail("QEMU did not answer on its QMP socket within 30 s");
         std::this_thread::sleep_for(20ms);
     }
-    TRY(m_db.exec("UPDATE vms SET state = 'running', started = ? WHERE id = ?", {now_rfc3339(), rec.id}));
+    if (auto r = m_db.exec("UPDATE vms SET state = 'running', started = ? WHERE id = ?", {now_rfc3339(), rec.id}); r.is_error())
+        return fail("cannot record that the guest runs: " + r.error().message());
     watch(rec.name, pid, std::move(pidfd), rt);
     add_event(rec.name, "started", std::string("QEMU pid ") + std::to_string(pid) + " (" + accel_name() + ")"
             + (loadvm.empty() ? "" : ", restored from snapshot " + loadvm));
@@ -453,7 +512,7 @@ Result<Json> VmManager::console(const std::string& name, int64_t offset, int64_t
     std::string path = vm_dir(name) + "/console.log";
     auto fd = sys::open(path, O_RDONLY);
     if (fd.is_error())
-        return Json {{"data", ""}, {"offset", 0}, {"size", 0}};
+        return Json {{"data_b64", ""}, {"offset", 0}, {"size", 0}};
     auto st = TRY(sys::fstat(fd.value().get()));
     int64_t size = st.st_size;
     if (offset < 0)
@@ -472,8 +531,10 @@ Result<Json> VmManager::console(const std::string& name, int64_t offset, int64_t
 Result<GuestExecResult> VmManager::exec(const std::string& name, const std::vector<std::string>& argv, std::chrono::seconds timeout)
 {
     TRY(validate_name(name, "guest name"));
+    // Not under the operation lock: a long command must not keep stop or kill waiting.
+    // The agent serves one client at a time, so commands in one guest take turns.
     auto rt = runtime(name);
-    std::lock_guard op(rt->op);
+    std::lock_guard agent_lock(rt->agent);
     VmRecord rec = TRY(load(name));
     if (rec.state != "running")
         return Error(ErrorKind::Conflict, "guest '" + name + "' is not running");
@@ -506,6 +567,20 @@ Result<SnapshotRecord> VmManager::snapshot_create(const std::string& vm, const s
         return Error(ErrorKind::Conflict, "guest '" + vm + "' is " + rec.state);
     bool memory = rec.state == "running";
     std::string overlay = overlay_path(vm);
+    // A snapshot with this tag in the overlay but not in the database was left by a crash
+    // between the two: remove it so the tag names exactly one state.
+    if (auto info = overlay_info(overlay); info.is_ok() && info.value().contains("snapshots")) {
+        for (const auto& snap : info.value()["snapshots"]) {
+            if (json_string_or(snap, "name", "") != snapshot)
+                continue;
+            if (memory) {
+                auto qmp = TRY(QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 5s));
+                TRY(qmp.run_job("snapshot-delete", Json {{"tag", snapshot}, {"devices", {k_disk_node}}}, "orphan-" + snapshot, 10min));
+            } else {
+                (void)run_command({m_config.qemu_img, "snapshot", "-d", snapshot, overlay}, 5min);
+            }
+        }
+    }
     if (memory) {
         auto qmp = TRY(QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 5s));
         TRY(qmp.run_job("snapshot-save", Json {{"tag", snapshot}, {"vmstate", k_disk_node}, {"devices", {k_disk_node}}},
@@ -625,6 +700,39 @@ VoidResult VmManager::snapshot_remove(const std::string& vm, const std::string& 
     return {};
 }
 
+// Every process with an argument that starts with prefix (scans /proc).
+static std::vector<pid_t> find_processes_with_arg(const std::string& prefix)
+{
+    std::vector<pid_t> out;
+    DIR* d = ::opendir("/proc");
+    if (!d)
+        return out;
+    std::vector<std::string> pids;
+    while (auto* ent = ::readdir(d)) {
+        std::string n = ent->d_name;
+        if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos)
+            pids.push_back(n);
+    }
+    ::closedir(d);
+    for (const auto& p : pids) {
+        auto cmdline = sys::read_file("/proc/" + p + "/cmdline", 1 << 20);
+        if (cmdline.is_error())
+            continue;
+        const std::string& c = cmdline.value();
+        for (size_t pos = 0; pos < c.size();) {
+            size_t end = c.find('\0', pos);
+            if (end == std::string::npos)
+                end = c.size();
+            if (c.compare(pos, prefix.size(), prefix) == 0) {
+                out.push_back(static_cast<pid_t>(std::stol(p)));
+                break;
+            }
+            pos = end + 1;
+        }
+    }
+    return out;
+}
+
 // Does pid still name the QEMU we started for this guest? Checked by start time (pid reuse)
 // and command line (the guest's name).
 static bool is_our_qemu(const VmRecord& rec)
@@ -648,10 +756,14 @@ VoidResult VmManager::reconcile()
         bool alive = is_our_qemu(rec);
         auto rt = runtime(rec.name);
         std::lock_guard op(rt->op);
-        if (alive && rec.state == "starting") {
+        if (rec.state == "starting") {
             // The start never finished (bulwarkd died mid-way) and nobody was told it
-            // succeeded: undo it.
-            ::kill(static_cast<pid_t>(rec.pid), SIGKILL);
+            // succeeded: undo it. The pid may not have been recorded yet, so look for any
+            // QEMU serving this guest's run directory.
+            for (pid_t stray : find_processes_with_arg("unix:" + run_dir(rec.id) + "/qmp.sock,"))
+                ::kill(stray, SIGKILL);
+            if (alive)
+                ::kill(static_cast<pid_t>(rec.pid), SIGKILL);
             TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id}));
             add_event(rec.name, "start-interrupted", "bulwarkd stopped during the start; the half-started QEMU was killed");
             continue;
@@ -673,6 +785,21 @@ VoidResult VmManager::reconcile()
         auto qmp = QmpClient::connect(run_dir(rec.id) + "/qmp.sock", 3s);
         add_event(rec.name, "reattached", "QEMU pid " + std::to_string(rec.pid) + " is still running"
                 + (qmp.is_ok() ? "; QMP answers" : "; QMP does not answer: " + qmp.error().message()));
+    }
+    // Socket directories of guests that are not running are stale.
+    std::set<std::string> live_ids;
+    for (const auto& r : TRY(m_db.query("SELECT id FROM vms WHERE state != 'stopped'")))
+        live_ids.insert(std::to_string(r.integer(0)));
+    if (DIR* d = ::opendir((m_config.home + "/run").c_str())) {
+        std::vector<std::string> stale;
+        while (auto* ent = ::readdir(d)) {
+            std::string n = ent->d_name;
+            if (n != "." && n != ".." && !live_ids.count(n))
+                stale.push_back(n);
+        }
+        ::closedir(d);
+        for (const auto& n : stale)
+            (void)sys::remove_tree(m_config.home + "/run/" + n);
     }
     // Overlay directories without a guest are debris from a create that did not finish.
     auto rows = TRY(m_db.query("SELECT name FROM vms"));

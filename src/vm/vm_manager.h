@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/fd.h"
@@ -34,6 +35,9 @@ struct VmConfig {
     std::string qemu_binary = "qemu-system-x86_64";
     std::string qemu_img = "qemu-img";
     bool kvm = false;
+    // A guest can print without end: its console log is cut back to its last part when it
+    // grows past this (checked every second).
+    uint64_t console_limit = 16 << 20;
 };
 
 struct CreateVmRequest {
@@ -98,7 +102,8 @@ public:
 
 private:
     struct Runtime {
-        std::mutex op;  // serialises operations on this guest
+        std::mutex op;     // serialises operations on this guest
+        std::mutex agent;  // serialises guest-agent sessions (exec)
         std::mutex mu;  // guards the fields below
         std::condition_variable exited;
         pid_t pid = 0;
@@ -125,7 +130,13 @@ private:
     Db& m_db;
     ImageStore& m_images;
     VmConfig m_config;
+    void trim_consoles();
+
     std::unique_ptr<ProcessMonitor> m_monitor;
+    std::thread m_janitor;
+    std::mutex m_janitor_mutex;
+    std::condition_variable m_janitor_wake;
+    bool m_stopping = false;
     std::mutex m_runtimes_mutex;
     std::map<std::string, std::shared_ptr<Runtime>> m_runtimes;
 };

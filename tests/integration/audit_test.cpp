@@ -2,6 +2,7 @@
 // signed; `audit verify` finds an edited, removed or reordered entry.
 #include <sqlite3.h>
 
+#include "audit/audit_log.h"
 #include "harness/harness.h"
 
 using namespace bulwark;
@@ -101,4 +102,39 @@ TEST_F(Audit, ForgedCheckpointIsCaught)
 {
     tamper_and_expect_caught("UPDATE audit_checkpoints SET signature = (CASE WHEN substr(signature, 1, 1) = '0' THEN '1' ELSE '0' END) || substr(signature, 2)",
         "invalid signature");
+}
+
+TEST_F(Audit, ForgedEntryWithAValidChainIsCaughtAndNotLaundered)
+{
+    // Someone with the disk appends an intent whose hash chain is perfect; only the key is
+    // missing. A restart must neither accept it nor sign over it as "interrupted".
+    h.stop_daemon();
+    std::string db = h.home() + "/bulwark.db";
+    sqlite3* handle = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &st, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    AuditEntry e;
+    e.seq = sqlite3_column_int64(st, 0) + 1;
+    e.prev_hash = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(handle);
+    e.time = "2026-01-01T00:00:00.000Z";
+    e.actor = "uid=0(root) pid=1";
+    e.action = "vm.create";
+    e.target = "vm:backdoor";
+    e.phase = "intent";
+    e.outcome = "pending";
+    e.detail = "{}";
+    e.hash = e.compute_hash();
+    sql(db, "INSERT INTO audit (seq, time, actor, action, target, phase, outcome, detail, prev_hash, hash) VALUES ("
+            + std::to_string(e.seq) + ", '" + e.time + "', '" + e.actor + "', '" + e.action + "', '" + e.target
+            + "', 'intent', 'pending', '{}', '" + e.prev_hash + "', '" + e.hash + "')");
+    h.start_daemon();
+    auto r = h.cli({"audit", "verify"});
+    EXPECT_EQ(r.code, 5) << r.output;
+    EXPECT_NE(r.output.find("entry " + std::to_string(e.seq) + " is not covered by any signed checkpoint"), std::string::npos) << r.output;
+    auto entries = h.cli_json({"audit", "tail", "-n", "1"});
+    EXPECT_EQ(entries[0]["seq"], e.seq) << "no result may have been signed over the forged intent";
 }

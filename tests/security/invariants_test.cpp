@@ -236,3 +236,23 @@ TEST_F(Invariants, CrashMidStartIsUndone)
     auto events = h.cli_json({"vm", "events", "g1"});
     EXPECT_EQ(events.back()["kind"], "start-interrupted");
 }
+
+// A guest that prints without end cannot fill the host's disk through its console log.
+TEST(HostileGuest, ConsoleFloodIsCutBack)
+{
+    Harness h;
+    h.start_daemon({{"BULWARK_CONSOLE_LIMIT", "262144"}});
+    h.import_demo();
+    h.boot_guest("noisy");
+    auto r = h.guest_sh("noisy", "head -c 1200000 /dev/zero | tr '\\000' x > /dev/ttyS0; echo sent");
+    EXPECT_EQ(r.output, "sent\n") << r.output;
+    std::this_thread::sleep_for(2500ms);
+    struct stat st {};
+    ASSERT_EQ(::stat((h.home() + "/vms/noisy/console.log").c_str(), &st), 0);
+    EXPECT_LT(st.st_size, 1200000) << "the console log was never cut back";
+    EXPECT_TRUE(sys::exists(h.home() + "/vms/noisy/console.log.trimmed"));
+    // The guest and its console still work afterwards.
+    EXPECT_EQ(h.guest_sh("noisy", "echo after-flood > /dev/ttyS0; echo ok").output, "ok\n");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_NE(h.console("noisy").find("after-flood"), std::string::npos);
+}
