@@ -79,8 +79,9 @@ private:
 }  // namespace
 
 // Moves a fully written, hashed file into blobs/ under its digest, read-only.
-static Result<std::string> publish_blob(const std::string& blobs_dir, const std::string& staged, const Digest& digest)
+Result<std::string> ImageStore::publish_blob(const std::string& staged, const Digest& digest)
 {
+    std::string blobs_dir = m_root + "/blobs";
     std::string hex = to_hex(digest);
     std::string target = blobs_dir + "/" + hex;
     TRY(sys::chmod(staged, 0444));
@@ -90,8 +91,21 @@ static Result<std::string> publish_blob(const std::string& blobs_dir, const std:
     } else {
         TRY(sys::rename(staged, target));
         TRY(sys::fsync_dir(blobs_dir));
+        // We hashed exactly this inode a moment ago, in a directory only we can write: the
+        // first start need not hash it again.
+        if (auto st = sys::stat(target); st.is_ok()) {
+            std::lock_guard lock(m_cache_mutex);
+            m_verified[target] = identity_of(st.value());
+        }
     }
     return "sha256:" + hex;
+}
+
+ImageStore::StatIdentity ImageStore::identity_of(const struct stat& st)
+{
+    return StatIdentity {st.st_dev, st.st_ino, st.st_size,
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+        static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
 }
 
 Result<std::string> ImageStore::store_blob(int fd, uint64_t max_bytes, const std::string& what)
@@ -107,7 +121,7 @@ Result<std::string> ImageStore::store_blob(int fd, uint64_t max_bytes, const std
     if (size == 0)
         return Error(ErrorKind::InvalidArgument, "the " + what + " is empty");
     Digest digest = TRY(Sha256::of_file(staged));
-    return publish_blob(m_root + "/blobs", staged, digest);
+    return publish_blob(staged, digest);
 }
 
 Result<std::string> ImageStore::ingest_disk(int fd, Json& disk_info)
@@ -155,7 +169,7 @@ Result<std::string> ImageStore::ingest_disk(int fd, Json& disk_info)
     out_fd.reset();
     disk_info = Json{{"format", "qcow2"}, {"source_format", disk_format_name(info.format)},
         {"virtual_size", stored.virtual_size}, {"size", stored.file_size}};
-    return publish_blob(m_root + "/blobs", output, digest);
+    return publish_blob(output, digest);
 }
 
 static Result<ImageRecord> record_from_row(const Row& r)
@@ -274,9 +288,7 @@ VoidResult ImageStore::verify_blob(const std::string& digest, VerifyDepth depth,
         return Error(ErrorKind::VerifyFailed, "its " + what + " in the library is not a regular file");
     if ((st.st_mode & 0222) != 0)
         return Error(ErrorKind::VerifyFailed, "its " + what + " in the library has been made writable");
-    StatIdentity identity {st.st_dev, st.st_ino, st.st_size,
-        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-        static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
+    StatIdentity identity = identity_of(st);
     if (depth == VerifyDepth::SignatureOnly)
         return {};
     if (depth == VerifyDepth::Cached) {
@@ -316,6 +328,10 @@ Result<VerifiedImage> ImageStore::verify(const ImageRecord& record, VerifyDepth 
     if (checked.is_error())
         return fail(checked.error());
     out.disk_path = blob_path(disk_digest);
+    int64_t virtual_size = json_int_or(m["disk"], "virtual_size", 0);
+    if (virtual_size <= 0)
+        return fail(Error(ErrorKind::VerifyFailed, "its manifest has no valid virtual size"));
+    out.virtual_size = static_cast<uint64_t>(virtual_size);
     if (m.contains("boot") && m["boot"].is_object()) {
         const Json& boot = m["boot"];
         std::string kd = boot.contains("kernel") ? json_string_or(boot["kernel"], "digest", "") : "";

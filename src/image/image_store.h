@@ -19,6 +19,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/result.h"
 
@@ -52,6 +55,7 @@ struct ImportRequest {
 struct VerifiedImage {
     ImageRecord record;
     std::string disk_path;
+    uint64_t virtual_size = 0;
     std::string kernel_path;  // empty when booting from the disk's bootloader
     std::string initrd_path;
     std::string cmdline;
@@ -98,6 +102,8 @@ private:
         int64_t ctime_ns;
         bool operator==(const StatIdentity&) const = default;
     };
+    static StatIdentity identity_of(const struct stat& st);
+    Result<std::string> publish_blob(const std::string& staged, const Digest& digest);
     std::mutex m_cache_mutex;
     std::map<std::string, StatIdentity> m_verified;
     std::mutex m_import_mutex;

@@ -17,6 +17,7 @@
 #include "base/system.h"
 #include "base/time.h"
 #include "image/image_store.h"
+#include "image/overlay.h"
 #include "qemu/command_line.h"
 #include "qemu/qmp.h"
 #include "store/db.h"
@@ -150,12 +151,9 @@ void VmManager::add_event(const std::string& vm, const std::string& kind, const 
     log::info("guest " + vm + ": " + kind + ": " + message);
 }
 
-VoidResult VmManager::create_overlay(const std::string& base, const std::string& overlay)
+VoidResult VmManager::create_overlay(const VerifiedImage& image, const std::string& overlay)
 {
-    auto out = TRY(run_command({m_config.qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, overlay}, 60s));
-    if (!out.status.success())
-        return Error(ErrorKind::Io, "qemu-img could not create the overlay: " + out.output.substr(0, 300));
-    return sys::chmod(overlay, 0600);
+    return create_qcow2_overlay(overlay, image.disk_path, image.virtual_size, 0600);
 }
 
 Result<Json> VmManager::create_vm(const CreateVmRequest& req)
@@ -176,14 +174,13 @@ Result<Json> VmManager::create_vm(const CreateVmRequest& req)
     // The signature and the blobs are checked now (without re-hashing, so creation costs the
     // same for any image size); the digests are checked at every start.
     VerifiedImage verified = TRY(m_images.verify(image, VerifyDepth::SignatureOnly));
-    std::string base = verified.disk_path;
 
     std::string dir = vm_dir(req.name);
     // A directory without a database row is debris from a crash; it holds nothing of value.
     TRY(sys::remove_tree(dir));
     TRY(sys::mkdirs(dir, 0700));
     auto made = [&]() -> VoidResult {
-        TRY(create_overlay(base, overlay_path(req.name)));
+        TRY(create_overlay(verified, overlay_path(req.name)));
         TRY(m_db.exec("INSERT INTO vms (name, image_id, cpus, memory_mib, ephemeral, state, accel, created) VALUES (?, ?, ?, ?, ?, 'stopped', ?, ?)",
             {req.name, image.id, req.cpus, req.memory_mib, static_cast<int64_t>(req.ephemeral), accel_name(), now_rfc3339()}));
         return {};
@@ -289,7 +286,7 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         // An ephemeral guest starts from the golden image every time: its old overlay,
         // and everything the last boot wrote, is discarded.
         TRY(sys::unlink_if_exists(overlay));
-        TRY(create_overlay(verified.disk_path, overlay));
+        TRY(create_overlay(verified, overlay));
     } else if (!sys::exists(overlay)) {
         return Error(ErrorKind::NotFound, "guest '" + rec.name + "' has lost its disk overlay (" + overlay + ")");
     }
@@ -370,7 +367,7 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         }
         if (std::chrono::steady_clock::now() > deadline)
             return fail("QEMU did not answer on its QMP socket within 30 s");
-        std::this_thread::sleep_for(20ms);
+        std::this_thread::sleep_for(5ms);
     }
     if (auto r = m_db.exec("UPDATE vms SET state = 'running', started = ? WHERE id = ?", {now_rfc3339(), rec.id}); r.is_error())
         return fail("cannot record that the guest runs: " + r.error().message());

@@ -29,6 +29,7 @@ namespace bulwark {
 
 class Db;
 class ImageStore;
+struct VerifiedImage;
 
 struct VmConfig {
     std::string home;
@@ -118,7 +119,7 @@ private:
     std::string vm_dir(const std::string& name) const;
     std::string run_dir(int64_t id) const;
     std::string overlay_path(const std::string& name) const { return vm_dir(name) + "/disk.qcow2"; }
-    VoidResult create_overlay(const std::string& base, const std::string& overlay);
+    VoidResult create_overlay(const VerifiedImage& image, const std::string& overlay);
     Result<Json> start_locked(const VmRecord& rec, Runtime& rt, const std::string& loadvm);
     Result<Json> terminate_locked(const VmRecord& rec, Runtime& rt, std::chrono::seconds graceful_timeout, bool graceful);
     void watch(const std::string& name, pid_t pid, Fd pidfd, Runtime& rt);
