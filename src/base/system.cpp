@@ -135,6 +135,21 @@ VoidResult mkdirs(const std::string& dir, mode_t mode)
     return {};
 }
 
+std::vector<std::string> list_dir(const std::string& dir)
+{
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d)
+        return names;
+    while (auto* ent = ::readdir(d)) {
+        std::string name = ent->d_name;
+        if (name != "." && name != "..")
+            names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    return names;
+}
+
 VoidResult remove_tree(const std::string& path)
 {
     struct stat st {};
@@ -144,17 +159,7 @@ VoidResult remove_tree(const std::string& path)
         return Error::from_errno("cannot stat " + path, errno);
     }
     if (S_ISDIR(st.st_mode)) {
-        DIR* d = ::opendir(path.c_str());
-        if (!d)
-            return Error::from_errno("cannot open directory " + path, errno);
-        std::vector<std::string> names;
-        while (auto* ent = ::readdir(d)) {
-            std::string name = ent->d_name;
-            if (name != "." && name != "..")
-                names.push_back(name);
-        }
-        ::closedir(d);
-        for (const auto& name : names)
+        for (const auto& name : list_dir(path))
             TRY(remove_tree(join(path, name)));
         if (::rmdir(path.c_str()) < 0)
             return Error::from_errno("cannot remove " + path, errno);

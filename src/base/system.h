@@ -29,6 +29,8 @@ VoidResult write_file_atomic(const std::string& path, const std::string& data, m
 
 // Creates dir and its parents; the leaf gets `mode` (parents 0755 when created).
 VoidResult mkdirs(const std::string& dir, mode_t mode);
+// The names in a directory, without "." and ".."; empty when it cannot be read.
+std::vector<std::string> list_dir(const std::string& dir);
 VoidResult remove_tree(const std::string& path);
 VoidResult unlink_if_exists(const std::string& path);
 VoidResult rename(const std::string& from, const std::string& to);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/base64.h"
+#include "base/paths.h"
 #include "base/system.h"
 #include "cli/client.h"
 #include "cli/output.h"
@@ -40,16 +41,6 @@ int exit_code_for(ErrorKind kind)
     case ErrorKind::Denied: return 9;
     default: return 1;
     }
-}
-
-std::string default_home()
-{
-    if (const char* h = std::getenv("BULWARK_HOME"); h && *h)
-        return h;
-    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
-        return std::string(x) + "/bulwark";
-    const char* home = std::getenv("HOME");
-    return std::string(home && *home ? home : "/root") + "/.local/share/bulwark";
 }
 
 std::string str(const Json& j, const char* key)

@@ -15,6 +15,7 @@
 #include "api/server.h"
 #include "audit/audit_log.h"
 #include "base/log.h"
+#include "base/paths.h"
 #include "base/system.h"
 #include "crypto/signing_key.h"
 #include "image/image_store.h"
@@ -45,16 +46,6 @@ struct Options {
     bool detach = false;
     log::Level level = log::Level::Info;
 };
-
-std::string default_home()
-{
-    if (const char* h = std::getenv("BULWARK_HOME"); h && *h)
-        return h;
-    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
-        return std::string(x) + "/bulwark";
-    const char* home = std::getenv("HOME");
-    return std::string(home && *home ? home : "/root") + "/.local/share/bulwark";
-}
 
 bool kvm_usable()
 {

@@ -375,16 +375,10 @@ VoidResult ImageStore::sweep_unreferenced_blobs()
         for (const auto& d : manifest_digests(image.manifest))
             named.insert(blob_path(d));
     }
-    std::vector<std::string> stray;
-    if (DIR* d = ::opendir((m_root + "/blobs").c_str())) {
-        while (auto* ent = ::readdir(d)) {
-            std::string path = m_root + "/blobs/" + ent->d_name;
-            if (ent->d_name[0] != '.' && !named.count(path))
-                stray.push_back(path);
-        }
-        ::closedir(d);
-    }
-    for (const auto& path : stray) {
+    for (const auto& name : sys::list_dir(m_root + "/blobs")) {
+        std::string path = m_root + "/blobs/" + name;
+        if (named.count(path))
+            continue;
         log::warn("removing " + path + ": no image names it");
         TRY(sys::unlink_if_exists(path));
     }

@@ -701,16 +701,11 @@ VoidResult VmManager::snapshot_remove(const std::string& vm, const std::string& 
 static std::vector<pid_t> find_processes_with_arg(const std::string& prefix)
 {
     std::vector<pid_t> out;
-    DIR* d = ::opendir("/proc");
-    if (!d)
-        return out;
     std::vector<std::string> pids;
-    while (auto* ent = ::readdir(d)) {
-        std::string n = ent->d_name;
-        if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos)
-            pids.push_back(n);
+    for (auto& n : sys::list_dir("/proc")) {
+        if (n.find_first_not_of("0123456789") == std::string::npos)
+            pids.push_back(std::move(n));
     }
-    ::closedir(d);
     for (const auto& p : pids) {
         auto cmdline = sys::read_file("/proc/" + p + "/cmdline", 1 << 20);
         if (cmdline.is_error())
@@ -787,15 +782,8 @@ VoidResult VmManager::reconcile()
     std::set<std::string> live_ids;
     for (const auto& r : TRY(m_db.query("SELECT id FROM vms WHERE state != 'stopped'")))
         live_ids.insert(std::to_string(r.integer(0)));
-    if (DIR* d = ::opendir((m_config.home + "/run").c_str())) {
-        std::vector<std::string> stale;
-        while (auto* ent = ::readdir(d)) {
-            std::string n = ent->d_name;
-            if (n != "." && n != ".." && !live_ids.count(n))
-                stale.push_back(n);
-        }
-        ::closedir(d);
-        for (const auto& n : stale)
+    for (const auto& n : sys::list_dir(m_config.home + "/run")) {
+        if (!live_ids.count(n))
             (void)sys::remove_tree(m_config.home + "/run/" + n);
     }
     // Overlay directories without a guest are debris from a create that did not finish.
@@ -803,15 +791,8 @@ VoidResult VmManager::reconcile()
     std::set<std::string> known;
     for (const auto& r : rows)
         known.insert(r.text(0));
-    if (DIR* d = ::opendir((m_config.home + "/vms").c_str())) {
-        std::vector<std::string> debris;
-        while (auto* ent = ::readdir(d)) {
-            std::string n = ent->d_name;
-            if (n != "." && n != ".." && !known.count(n))
-                debris.push_back(n);
-        }
-        ::closedir(d);
-        for (const auto& n : debris) {
+    for (const auto& n : sys::list_dir(m_config.home + "/vms")) {
+        if (!known.count(n)) {
             log::warn("removing " + vm_dir(n) + ": left by an interrupted create");
             (void)sys::remove_tree(vm_dir(n));
         }
