@@ -13,6 +13,8 @@ packages=(
   qemu-system-x86 qemu-utils sqlite3 procps
   # the demo/test guest recipe (guest/build.sh)
   busybox-static cpio e2fsprogs xz-utils python3
+  # tests: a disk that boots through its own bootloader
+  syslinux syslinux-common mtools dosfstools fdisk
 )
 
 missing=()

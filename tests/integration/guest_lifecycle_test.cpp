@@ -217,3 +217,21 @@ TEST_F(Guest, OperationsOnOneGuestAreSerialised)
     auto n = run({"pgrep", "-c", "-f", "guest=g1,"});
     EXPECT_EQ(n.output, "1\n");
 }
+
+TEST_F(Guest, BootsFromItsOwnBootloader)
+{
+    // An image without direct-boot files: firmware -> MBR -> syslinux -> kernel.
+    std::string disk = h.dir() + "/bootable.raw";
+    auto made = run({std::string(BULWARK_SOURCE_DIR) + "/tests/integration/data/make-bootable-disk.sh", Harness::guest_dir(), disk}, 300s);
+    ASSERT_EQ(made.code, 0) << made.output;
+    ASSERT_EQ(h.cli({"image", "import", disk, "--name", "bootable"}).code, 0);
+    auto manifest = h.cli_json({"image", "show", "bootable"})["manifest"];
+    EXPECT_FALSE(manifest.contains("boot")) << "no kernel was given, none may be recorded";
+    ASSERT_EQ(h.cli({"vm", "create", "b1", "--image", "bootable"}).code, 0);
+    ASSERT_EQ(h.cli({"vm", "start", "b1"}).code, 0);
+    ASSERT_TRUE(h.wait_console("b1", "BULWARK-GUEST-READY")) << h.console("b1");
+    EXPECT_NE(h.console("b1").find("SYSLINUX"), std::string::npos);
+    auto r = h.guest_sh("b1", "cat /proc/cmdline");
+    EXPECT_NE(r.output.find("root=/dev/vda2"), std::string::npos) << r.output;
+    EXPECT_EQ(h.cli({"vm", "stop", "b1", "--timeout", "60"}).code, 0);
+}
