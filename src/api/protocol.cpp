@@ -22,7 +22,7 @@ Result<Request> parse_request(const std::string& line)
 std::string encode_request(const Request& request)
 {
     Json params = request.params.is_null() ? Json::object() : request.params;
-    return Json {{"method", request.method}, {"params", params}}.dump() + "\n";
+    return json_dump(Json {{"method", request.method}, {"params", params}}) + "\n";
 }
 
 std::string encode_response(const Result<Json>& result)
@@ -34,7 +34,7 @@ std::string encode_response(const Result<Json>& result)
         doc = Json {{"ok", false}, {"error", {{"kind", error_kind_name(result.error().kind())}, {"message", result.error().message()}}}};
     // Strings that reach a response may hold bytes from a guest: never let them break the
     // encoding.
-    return doc.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+    return json_dump(doc) + "\n";
 }
 
 Result<Json> decode_response(const std::string& line)

@@ -75,7 +75,15 @@ void ApiServer::serve(Fd connection)
         return;
     }
     Caller caller {cred.value(), describe_caller(cred.value())};
-    auto result = m_handlers.handle(request.value(), caller, fds);
+    // Exceptions from dependencies are caught here, at the edge: a request can fail, the
+    // daemon cannot.
+    Result<Json> result = Error(ErrorKind::Internal, "unreachable");
+    try {
+        result = m_handlers.handle(request.value(), caller, fds);
+    } catch (const std::exception& e) {
+        log::error("internal error in " + request.value().method + ": " + e.what());
+        result = Error(ErrorKind::Internal, std::string("internal error: ") + e.what());
+    }
     if (result.is_error())
         log::info(request.value().method + " by " + caller.actor + " failed: " + result.error().message());
     (void)channel.write(encode_response(result));

@@ -36,6 +36,35 @@ Result<Json> parse_json(const std::string& text, const JsonLimits& limits)
     return doc;
 }
 
+std::string json_dump(const Json& j, int indent)
+{
+    return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+bool is_valid_utf8(std::string_view s)
+{
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > s.size())
+            return false;
+        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+        for (size_t k = 1; k < len; ++k) {
+            auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 Result<std::string> json_string(const Json& obj, const char* key)
 {
     if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string())

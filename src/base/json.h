@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 
@@ -17,6 +18,11 @@ struct JsonLimits {
 
 // Parses text, refusing documents over the size or nesting limits, with a clear error.
 Result<Json> parse_json(const std::string& text, const JsonLimits& limits = {});
+
+// Serialises j; bytes that are not valid UTF-8 (which may reach a document from a guest or a
+// tampered database) become U+FFFD instead of throwing.
+std::string json_dump(const Json& j, int indent = -1);
+bool is_valid_utf8(std::string_view s);
 
 // Typed field access that turns a missing or mistyped field into an InvalidArgument error.
 Result<std::string> json_string(const Json& obj, const char* key);

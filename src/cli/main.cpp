@@ -49,7 +49,7 @@ std::string str(const Json& j, const char* key)
         return "-";
     if (j[key].is_string())
         return j[key].get<std::string>();
-    return j[key].dump();
+    return json_dump(j[key]);
 }
 
 struct Context {
@@ -63,7 +63,7 @@ int fail(const Error& e)
     return exit_code_for(e.kind());
 }
 
-void print_json(const Json& j) { std::cout << j.dump(2) << "\n"; }
+void print_json(const Json& j) { std::cout << json_dump(j, 2) << "\n"; }
 
 std::string image_row_size(const Json& manifest, const char* key)
 {
@@ -242,7 +242,7 @@ int main(int argc, char** argv)
         });
     if (img_show->parsed())
         return simple("image.show", {{"ref", img_ref}}, [&](const Json& j) {
-            std::cout << j["manifest"].dump(2) << "\nsignature: " << str(j, "signature") << "\n";
+            std::cout << json_dump(j["manifest"], 2) << "\nsignature: " << str(j, "signature") << "\n";
         });
     if (img_verify->parsed()) {
         Json params = Json::object();
@@ -326,7 +326,7 @@ int main(int argc, char** argv)
             auto data = base64_decode(json_string_or(j, "data_b64", ""));
             if (ctx.json && !vm_follow) {
                 Json o {{"offset", j["offset"]}, {"size", j["size"]}, {"data", data.value_or("")}};
-                std::cout << o.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+                std::cout << json_dump(o, 2) << "\n";
                 return 0;
             }
             if (data)
@@ -341,6 +341,10 @@ int main(int argc, char** argv)
         }
     }
     if (vm_exec->parsed()) {
+        for (const auto& a : vm_command) {
+            if (!is_valid_utf8(a))
+                return fail(Error(ErrorKind::InvalidArgument, "the command's arguments must be valid UTF-8 (the guest agent speaks JSON)"));
+        }
         auto r = client.call("vm.exec", {{"name", vm_name}, {"argv", vm_command}, {"timeout", vm_exec_timeout}});
         if (r.is_error())
             return fail(r.error());
@@ -351,7 +355,7 @@ int main(int argc, char** argv)
         int sig = static_cast<int>(json_int_or(j, "signal", 0));
         if (ctx.json) {
             Json o {{"exit_code", code}, {"signal", sig}, {"stdout", out}, {"stderr", err}};
-            std::cout << o.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+            std::cout << json_dump(o, 2) << "\n";
         } else {
             (void)sys::write_all(1, out);
             (void)sys::write_all(2, err);

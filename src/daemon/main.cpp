@@ -105,7 +105,7 @@ int run_daemon(const Options& opt, int ready_fd)
     if (const char* l = std::getenv("BULWARK_CONSOLE_LIMIT"); l && *l) {
         char* end = nullptr;
         unsigned long long v = std::strtoull(l, &end, 10);
-        if (end && *end == '\0' && v >= 4096)
+        if (l[0] >= '0' && l[0] <= '9' && end && *end == '\0' && v >= 4096 && v <= (1ULL << 40))
             config.console_limit = v;
     }
     if (sys::find_executable(config.qemu_binary).is_error())

@@ -234,7 +234,7 @@ Result<ImageRecord> ImageStore::import(const ImportRequest& req)
         }
         manifest["boot"] = boot;
     }
-    std::string text = manifest.dump();
+    std::string text = json_dump(manifest);
     std::string signature = to_hex(m_key.sign(text));
     TRY(m_db.exec("INSERT INTO images (name, version, digest, manifest, signature, created) VALUES (?, ?, ?, ?, ?, ?)",
         {req.name, version, disk_digest, text, signature, manifest["created"].get<std::string>()}));
@@ -371,7 +371,13 @@ static std::set<std::string> manifest_digests(const Json& m)
 VoidResult ImageStore::sweep_unreferenced_blobs()
 {
     std::set<std::string> named;
-    for (const auto& image : TRY(list())) {
+    auto images = list();
+    if (images.is_error()) {
+        // Better to keep a stray blob than to delete one an unreadable manifest still names.
+        log::warn("not sweeping the image library: " + images.error().message());
+        return {};
+    }
+    for (const auto& image : images.value()) {
         for (const auto& d : manifest_digests(image.manifest))
             named.insert(blob_path(d));
     }

@@ -28,7 +28,7 @@ std::vector<std::string> build_qemu_argv(const QemuLaunchSpec& spec)
     Json disk {{"driver", "qcow2"}, {"file", "disk0-file"}, {"backing", "base"}, {"node-name", k_disk_node}};
     for (const auto& node : {base_file, base, disk_file, disk}) {
         argv.push_back("-blockdev");
-        argv.push_back(node.dump());
+        argv.push_back(json_dump(node));
     }
     argv.insert(argv.end(), {"-device", std::string("virtio-blk-pci,drive=") + k_disk_node + ",id=vblk0,bootindex=1"});
     if (!spec.kernel.empty()) {

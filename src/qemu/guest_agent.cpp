@@ -22,7 +22,7 @@ VoidResult GuestAgent::sync(std::chrono::milliseconds timeout)
     static thread_local std::mt19937 rng {std::random_device {}()};
     int64_t id = static_cast<int64_t>(rng() & 0x7fffffff);
     // A leading 0xFF resets the agent's parser if a previous client left half a request.
-    TRY(m_channel.write(std::string("\xff") + Json {{"execute", "guest-sync-delimited"}, {"arguments", {{"id", id}}}}.dump() + "\n"));
+    TRY(m_channel.write(std::string("\xff") + json_dump(Json {{"execute", "guest-sync-delimited"}, {"arguments", {{"id", id}}}}) + "\n"));
     auto deadline = deadline_in(timeout);
     for (;;) {
         TRY_CTX(m_channel.skip_until('\xff', k_max_reply, deadline), "guest agent");
@@ -39,7 +39,7 @@ Result<Json> GuestAgent::execute(const std::string& command, const Json& argumen
     Json request {{"execute", command}};
     if (!arguments.empty())
         request["arguments"] = arguments;
-    TRY(m_channel.write(request.dump() + "\n"));
+    TRY(m_channel.write(json_dump(request) + "\n"));
     auto deadline = deadline_in(timeout);
     std::string line = TRY_CTX(m_channel.read_line(k_max_reply, deadline), "guest agent " + command);
     auto doc = TRY_CTX(parse_json(line, {k_max_reply, 16}), "guest agent " + command);
@@ -59,7 +59,7 @@ VoidResult GuestAgent::send(const std::string& command, const Json& arguments)
     Json request {{"execute", command}};
     if (!arguments.empty())
         request["arguments"] = arguments;
-    return m_channel.write(request.dump() + "\n");
+    return m_channel.write(json_dump(request) + "\n");
 }
 
 Result<GuestExecResult> GuestAgent::exec(const std::vector<std::string>& argv, std::chrono::milliseconds timeout)

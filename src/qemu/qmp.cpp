@@ -25,7 +25,7 @@ Result<Json> QmpClient::execute(const std::string& command, const Json& argument
     Json request {{"execute", command}, {"id", id}};
     if (!arguments.empty())
         request["arguments"] = arguments;
-    TRY(m_channel.write(request.dump() + "\n"));
+    TRY(m_channel.write(json_dump(request) + "\n"));
     auto deadline = deadline_in(timeout);
     for (;;) {
         std::string line = TRY_CTX(m_channel.read_line(k_max_reply, deadline), "QMP " + command);

@@ -85,7 +85,11 @@ void ProcessMonitor::run()
                 m_entries.erase(it);
             }
             auto status = pidfd_try_reap(entry.pidfd.get());
-            entry.on_exit(status);
+            try {
+                entry.on_exit(status);
+            } catch (const std::exception& e) {
+                log::error(std::string("process monitor: exit handler failed: ") + e.what());
+            }
         }
     }
 }

@@ -47,7 +47,11 @@ Result<std::unique_ptr<VmManager>> VmManager::create(Db& db, ImageStore& images,
         std::unique_lock lock(m->m_janitor_mutex);
         while (!m->m_janitor_wake.wait_for(lock, 1s, [m] { return m->m_stopping; })) {
             lock.unlock();
-            m->trim_consoles();
+            try {
+                m->trim_consoles();
+            } catch (const std::exception& e) {
+                log::error(std::string("console janitor: ") + e.what());
+            }
             lock.lock();
         }
     });
@@ -342,6 +346,8 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         (void)pidfd_send_signal(pidfd.get(), SIGKILL);
         (void)pidfd_wait(pidfd.get());
         (void)m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL WHERE id = ?", {rec.id});
+        if (rec.ephemeral)
+            (void)sys::unlink_if_exists(overlay);
         std::string detail = tail_of_file(qemu_log, 600);
         add_event(rec.name, "start-failed", why);
         return Error(ErrorKind::Unavailable, "guest '" + rec.name + "' did not start: " + why + (detail.empty() ? "" : "\nQEMU said: " + detail));

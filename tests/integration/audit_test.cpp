@@ -134,7 +134,18 @@ TEST_F(Audit, ForgedEntryWithAValidChainIsCaughtAndNotLaundered)
     h.start_daemon();
     auto r = h.cli({"audit", "verify"});
     EXPECT_EQ(r.code, 5) << r.output;
-    EXPECT_NE(r.output.find("entry " + std::to_string(e.seq) + " is not covered by any signed checkpoint"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("entry " + std::to_string(e.seq) + " is not covered by a signed checkpoint"), std::string::npos) << r.output;
     auto entries = h.cli_json({"audit", "tail", "-n", "1"});
     EXPECT_EQ(entries[0]["seq"], e.seq) << "no result may have been signed over the forged intent";
+    // Genuine entries appended after it, and another restart, must not hide it either.
+    ASSERT_EQ(h.cli({"vm", "create", "g2", "--image", "tiny"}).code, 0);
+    h.stop_daemon();
+    h.start_daemon();
+    r = h.cli({"audit", "verify"});
+    EXPECT_EQ(r.code, 5) << r.output;
+    EXPECT_NE(r.output.find("entry " + std::to_string(e.seq) + " is not covered by a signed checkpoint"), std::string::npos) << r.output;
+    for (const auto& entry : h.cli_json({"audit", "tail", "-n", "100"})) {
+        EXPECT_FALSE(entry["outcome"] == "interrupted" && entry["detail"].value("intent", 0) == e.seq)
+            << "the forged intent was laundered: " << entry.dump();
+    }
 }
