@@ -148,41 +148,51 @@ def main():
         out.append("\n### Guest creation and ephemeral reset vs image size\n")
         out.append("| image (virtual, full of data) | full copy, cold cache | full copy, warm cache | vm create, API (median) | vm create, CLI (median) | create (API) / warm copy | ephemeral reset, API: kill + clean start to QMP ready (median) |")
         out.append("|---|---|---|---|---|---|---|")
+        blobs = {}
         for gib in sizes:
             raw = os.path.join(work, f"data{gib}.raw")
             make_data_image(raw, gib)
             d.cli("image", "import", raw, "--name", f"data{gib}", "--kernel", os.path.join(g, "vmlinux"),
                   "--initrd", os.path.join(g, "initrd.img"), "--cmdline", cmdline)
             os.unlink(raw)
-            blob = d.json("image", "show", f"data{gib}")["manifest"]["disk"]["digest"].split(":")[1]
-            blob = os.path.join(home, "images/blobs", blob)
-            dst = os.path.join(work, "copy.qcow2")
-            cold, warm = [], []
-            for i in range(2):
+            digest = d.json("image", "show", f"data{gib}")["manifest"]["disk"]["digest"].split(":")[1]
+            blobs[gib] = os.path.join(home, "images/blobs", digest)
+        dst = os.path.join(work, "copy.qcow2")
+        cold, warm = {g_: [] for g_ in sizes}, {g_: [] for g_ in sizes}
+        for i in range(2):
+            for gib in sizes:
                 cold_ok = drop_caches()
-                t = timed(lambda: sh(["qemu-img", "convert", "-O", "qcow2", blob, dst]))
-                (cold if cold_ok else warm).append(t)
+                t = timed(lambda: sh(["qemu-img", "convert", "-O", "qcow2", blobs[gib], dst]))
+                (cold[gib] if cold_ok else warm[gib]).append(t)
                 os.unlink(dst)
-                warm.append(timed(lambda: sh(["qemu-img", "convert", "-O", "qcow2", blob, dst])))
+                warm[gib].append(timed(lambda: sh(["qemu-img", "convert", "-O", "qcow2", blobs[gib], dst])))
                 os.unlink(dst)
-            api, cli = [], []
-            os.sync()  # the copies above leave gigabytes of dirty pages; do not bill them to create
-            time.sleep(2)
-            for i in range(args.runs):
-                api.append(timed(lambda: api_call(home, "vm.create", {"name": f"d{gib}-{i}", "image": f"data{gib}",
-                                                                     "memory_mib": 128, "ephemeral": True})))
-                cli.append(timed(lambda: d.cli("vm", "create", f"c{gib}-{i}", "--image", f"data{gib}", "--memory", "128")))
-            resets = []
+        os.sync()  # the copies leave gigabytes of dirty and freed blocks; do not bill them to create
+        time.sleep(5)
+        # Interleaved, so both sizes see the same machine.
+        api, cli, resets = ({g_: [] for g_ in sizes} for _ in range(3))
+        for i in range(args.runs):
+            for gib in sizes:
+                api[gib].append(timed(lambda: api_call(home, "vm.create", {"name": f"d{gib}-{i}", "image": f"data{gib}",
+                                                                          "memory_mib": 128, "ephemeral": True})))
+                cli[gib].append(timed(lambda: d.cli("vm", "create", f"c{gib}-{i}", "--image", f"data{gib}", "--memory", "128")))
+        for gib in sizes:
             api_call(home, "vm.start", {"name": f"d{gib}-0"})
-            for i in range(args.runs):
+        for i in range(args.runs):
+            for gib in sizes:
                 # The data image has no OS to answer ACPI: stop = kill, then a clean start
                 # (overlay discarded and recreated, image verified, QEMU spawned).
-                resets.append(timed(lambda: (api_call(home, "vm.kill", {"name": f"d{gib}-0"}),
-                                             api_call(home, "vm.start", {"name": f"d{gib}-0"}))))
+                resets[gib].append(timed(lambda: (api_call(home, "vm.kill", {"name": f"d{gib}-0"}),
+                                                  api_call(home, "vm.start", {"name": f"d{gib}-0"}))))
+        for gib in sizes:
             api_call(home, "vm.kill", {"name": f"d{gib}-0"})
-            mc = statistics.median(cold) if cold else float("nan")
-            mw, ma, ml, mr = statistics.median(warm), statistics.median(api), statistics.median(cli), statistics.median(resets)
+            mc = statistics.median(cold[gib]) if cold[gib] else float("nan")
+            mw, ma, ml, mr = (statistics.median(x[gib]) for x in (warm, api, cli, resets))
             out.append(f"| {gib} GiB | {mc:.2f} s | {mw:.2f} s | {ma*1000:.1f} ms | {ml*1000:.1f} ms | 1/{mw/ma:.0f} | {mr*1000:.0f} ms |")
+        out.append("")
+        for gib in sizes:
+            out.append(f"- {gib} GiB, vm create via API, each run (ms): {', '.join(f'{x*1000:.1f}' for x in api[gib])}")
+        for gib in sizes:
             for i in range(args.runs):
                 d.cli("vm", "rm", f"d{gib}-{i}")
                 d.cli("vm", "rm", f"c{gib}-{i}")
