@@ -1,5 +1,7 @@
 #include "base/names.h"
 
+#include <cstdio>
+
 namespace bulwark {
 
 VoidResult validate_name(const std::string& name, const std::string& what)
@@ -13,7 +15,9 @@ VoidResult validate_name(const std::string& name, const std::string& what)
         return Error(ErrorKind::InvalidArgument, what + " must start with a lowercase letter or a digit");
     for (char c : name) {
         if (!is_alnum(c) && c != '.' && c != '_' && c != '-') {
-            std::string shown = (c >= 0x20 && c < 0x7f) ? std::string(1, c) : "\\x" + std::to_string(static_cast<unsigned char>(c));
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
+            std::string shown = (c >= 0x20 && c < 0x7f) ? std::string(1, c) : std::string(hex);
             return Error(ErrorKind::InvalidArgument, what + " may contain only a-z, 0-9, '.', '_' and '-' (found '" + shown + "')");
         }
     }

@@ -160,7 +160,22 @@ VoidResult LineChannel::skip_until(char byte, size_t max_bytes, Deadline deadlin
     }
 }
 
-VoidResult LineChannel::write(const std::string& data) { return sys::write_all(m_fd.get(), data); }
+VoidResult LineChannel::write(const std::string& data)
+{
+    // send(MSG_NOSIGNAL): a peer that hung up is an error to report, not a SIGPIPE.
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::send(m_fd.get(), p, left, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return Error(ErrorKind::Unavailable, "the peer closed the connection: " + errno_message(errno));
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+    return {};
+}
 
 VoidResult LineChannel::write_with_fds(const std::string& data, const std::vector<int>& fds)
 {
@@ -187,7 +202,7 @@ VoidResult LineChannel::write_with_fds(const std::string& data, const std::vecto
     if (n < 0)
         return Error::from_errno("sendmsg", errno);
     if (static_cast<size_t>(n) < data.size())
-        return sys::write_all(m_fd.get(), data.data() + n, data.size() - static_cast<size_t>(n));
+        return write(data.substr(static_cast<size_t>(n)));
     return {};
 }
 

@@ -1,6 +1,7 @@
 // bulwark: the command-line client. It parses arguments, sends one request to bulwarkd and
 // prints the answer; it holds no state of its own.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -76,6 +77,8 @@ std::string image_row_size(const Json& manifest, const char* key)
 
 int main(int argc, char** argv)
 {
+    // A closed pipe (bulwark ... | head) or a daemon that hung up is an error, not a silent death.
+    ::signal(SIGPIPE, SIG_IGN);
     CLI::App app {"bulwark: run guests from signed golden images, with clean rollback, snapshots and an audit trail.\n"
                   "Talks to bulwarkd over DATA_DIR/bulwarkd.sock.",
         "bulwark"};

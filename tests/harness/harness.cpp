@@ -176,3 +176,17 @@ int64_t Harness::vm_pid(const std::string& vm)
 }
 
 }  // namespace bulwark::test
+
+namespace bulwark::test {
+
+int Harness::qemu_count(const std::string& vm)
+{
+    auto r = run({"pgrep", "-c", "-f", "guest=" + vm + ",.*" + m_home + "/run/"}, 10s);
+    try {
+        return std::stoi(r.output);
+    } catch (...) {
+        return -1;
+    }
+}
+
+}  // namespace bulwark::test

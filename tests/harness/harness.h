@@ -51,6 +51,9 @@ public:
     CliResult guest_sh(const std::string& vm, const std::string& script);
     std::string vm_state(const std::string& vm);
     int64_t vm_pid(const std::string& vm);
+    // How many QEMU processes of this harness's daemon run guest vm (other tests may run
+    // guests with the same name at the same time).
+    int qemu_count(const std::string& vm);
 
     static std::string guest_dir();
 

@@ -214,8 +214,7 @@ TEST_F(Guest, OperationsOnOneGuestAreSerialised)
     EXPECT_EQ((a.code == 0) + (b.code == 0), 1) << a.output << "\n" << b.output;
     EXPECT_TRUE(a.code == 4 || b.code == 4) << a.output << "\n" << b.output;
     // Exactly one QEMU for this guest.
-    auto n = run({"pgrep", "-c", "-f", "guest=g1,"});
-    EXPECT_EQ(n.output, "1\n");
+    EXPECT_EQ(h.qemu_count("g1"), 1);
 }
 
 TEST_F(Guest, BootsFromItsOwnBootloader)

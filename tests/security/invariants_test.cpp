@@ -63,7 +63,7 @@ protected:
         EXPECT_NE(r.output.find("image 'demo:1' failed verification"), std::string::npos) << r.output;
         EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
         EXPECT_EQ(h.vm_state(vm), "stopped");
-        EXPECT_EQ(run({"pgrep", "-f", "guest=" + vm + ","}).code, 1) << "no QEMU may have been started";
+        EXPECT_EQ(h.qemu_count(vm), 0) << "no QEMU may have been started";
     }
     Harness h;
     Json manifest;
