@@ -1,6 +1,7 @@
 #include "harness/harness.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -187,6 +188,22 @@ int Harness::qemu_count(const std::string& vm)
     } catch (...) {
         return -1;
     }
+}
+
+}  // namespace bulwark::test
+
+namespace bulwark::test {
+
+void exec_sql(const std::string& db_path, const std::string& statements)
+{
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &err);
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << msg;
 }
 
 }  // namespace bulwark::test

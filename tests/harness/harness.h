@@ -63,6 +63,10 @@ private:
     std::map<std::string, std::string> m_env;
 };
 
+// Runs one SQL script directly on a database file (as an attacker with the disk would);
+// fails the test if SQLite refuses it.
+void exec_sql(const std::string& db_path, const std::string& statements);
+
 // Runs argv and returns its exit code and output.
 CliResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(120),
     const std::map<std::string, std::string>& env = {});

@@ -10,18 +10,6 @@ using namespace bulwark::test;
 
 namespace {
 
-void sql(const std::string& db_path, const std::string& statement)
-{
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
-
 class Audit : public ::testing::Test {
 protected:
     void SetUp() override
@@ -40,7 +28,7 @@ protected:
     {
         ASSERT_EQ(h.cli({"audit", "verify"}).code, 0);
         h.stop_daemon();
-        sql(h.home() + "/bulwark.db", statement);
+        exec_sql(h.home() + "/bulwark.db", statement);
         h.start_daemon();
         auto r = h.cli({"audit", "verify"});
         EXPECT_EQ(r.code, 5) << r.output;
@@ -128,7 +116,7 @@ TEST_F(Audit, ForgedEntryWithAValidChainIsCaughtAndNotLaundered)
     e.outcome = "pending";
     e.detail = "{}";
     e.hash = e.compute_hash();
-    sql(db, "INSERT INTO audit (seq, time, actor, action, target, phase, outcome, detail, prev_hash, hash) VALUES ("
+    exec_sql(db, "INSERT INTO audit (seq, time, actor, action, target, phase, outcome, detail, prev_hash, hash) VALUES ("
             + std::to_string(e.seq) + ", '" + e.time + "', '" + e.actor + "', '" + e.action + "', '" + e.target
             + "', 'intent', 'pending', '{}', '" + e.prev_hash + "', '" + e.hash + "')");
     h.start_daemon();

@@ -16,18 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void sql(const std::string& db_path, const std::string& statement)
-{
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
-    std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
-
 // Flips one byte of a read-only library file in place, as an attacker with root would.
 void flip_byte(const std::string& path, off_t offset)
 {
@@ -103,7 +91,7 @@ TEST_F(Invariants, EditedManifestIsRefused)
     h.stop_daemon();
     // Point the kernel command line at a root shell: the manifest no longer matches its
     // signature.
-    sql(h.home() + "/bulwark.db", "UPDATE images SET manifest = replace(manifest, 'console=ttyS0', 'init=/bin/sh console=ttyS0')");
+    exec_sql(h.home() + "/bulwark.db", "UPDATE images SET manifest = replace(manifest, 'console=ttyS0', 'init=/bin/sh console=ttyS0')");
     h.start_daemon();
     expect_start_refused("g1", "manifest signature is invalid");
 }
@@ -116,7 +104,7 @@ TEST_F(Invariants, ManifestSwappedBetweenImagesIsRefused)
     ASSERT_EQ(h.cli({"vm", "create", "g1", "--image", "demo"}).code, 0);
     h.stop_daemon();
     // A validly signed manifest of another image, copied over demo's.
-    sql(h.home() + "/bulwark.db",
+    exec_sql(h.home() + "/bulwark.db",
         "UPDATE images SET (manifest, signature) = (SELECT manifest, signature FROM images WHERE name = 'other') WHERE name = 'demo'");
     h.start_daemon();
     expect_start_refused("g1", "names a different image");
@@ -183,7 +171,7 @@ TEST_F(Invariants, NoAuditNoOperation)
 {
     h.stop_daemon();
     // The audit log cannot be written (as if the disk were full): nothing may happen.
-    sql(h.home() + "/bulwark.db", "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
+    exec_sql(h.home() + "/bulwark.db", "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
     h.start_daemon();
     auto r = h.cli({"vm", "create", "g1", "--image", "demo"});
     EXPECT_NE(r.code, 0);
@@ -227,7 +215,7 @@ TEST_F(Invariants, CrashMidStartIsUndone)
     int64_t pid = h.vm_pid("g1");
     h.crash_daemon();
     // As if bulwarkd died after spawning QEMU but before QMP answered.
-    sql(h.home() + "/bulwark.db", "UPDATE vms SET state = 'starting' WHERE name = 'g1'");
+    exec_sql(h.home() + "/bulwark.db", "UPDATE vms SET state = 'starting' WHERE name = 'g1'");
     h.start_daemon();
     EXPECT_EQ(h.vm_state("g1"), "stopped");
     for (int i = 0; i < 50 && ::kill(static_cast<pid_t>(pid), 0) == 0; ++i)
