@@ -216,6 +216,8 @@ Result<RunOutput> run_command(const std::vector<std::string>& argv, std::chrono:
     options.argv = argv;
     options.env = env;
     options.pass_fds = pass_fds;
+    // Its own session and so its own process group: a timeout kills everything it started.
+    options.new_session = true;
     // The child's stdout is the pipe: pass it through /proc/self/fd so the generic spawn
     // path (which opens stdout_path) stays the only one.
     options.stdout_path = "/proc/self/fd/" + std::to_string(write_end.get());
@@ -248,6 +250,7 @@ Result<RunOutput> run_command(const std::vector<std::string>& argv, std::chrono:
             out.output.append(buf, std::min(static_cast<size_t>(n), max_output - out.output.size()));
     }
     if (timed_out) {
+        ::kill(-child.pid(), SIGKILL);
         (void)pidfd_send_signal(child.pidfd(), SIGKILL);
         (void)child.wait();
         return Error(ErrorKind::Timeout, sys::basename(argv[0]) + " did not finish within "

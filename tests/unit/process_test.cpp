@@ -136,6 +136,15 @@ TEST(Process, TimeoutKillsChild)
         // No other test runs `sleep 29.5`.
         EXPECT_EQ(ps.value().output, "") << "a timed-out child is still running";
     }
+    {
+        SCOPED_TRACE("TimedOutGrandchildIsGone");
+        // What the child started in the background dies with it.
+        auto r = run_command({"sh", "-c", "sleep 28.5 & wait"}, 300ms);
+        ASSERT_TRUE(fails_with(r, ErrorKind::Timeout));
+        auto ps = run_command({"sh", "-c", "pgrep -f '^sleep 28.5$' || true"}, 10s);
+        ASSERT_TRUE(is_ok(ps));
+        EXPECT_EQ(ps.value().output, "") << "a timed-out child's own child is still running";
+    }
 }
 
 TEST(Process, UnpassedFdsClosedInChild)
