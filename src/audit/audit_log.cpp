@@ -114,26 +114,25 @@ Result<int> AuditLog::close_interrupted()
 {
     // Only an intent with its own valid checkpoint is genuine; closing (and so signing over)
     // a forged one would launder it.
-    auto rows_all = TRY(m_db.query(
-        "SELECT i.seq, i.hash, c.hash, c.signature FROM audit i JOIN audit_checkpoints c ON c.seq = i.seq "
-        "WHERE i.phase = 'intent' AND NOT EXISTS ("
-        "SELECT 1 FROM audit r WHERE r.phase = 'result' AND json_extract(r.detail, '$.intent') = i.seq) ORDER BY i.seq"));
-    std::vector<Row> rows;
-    for (auto& r : rows_all) {
-        auto sig = from_hex(r.text(3));
-        AuditEntry e;
-        auto full = TRY(m_db.query_one(std::string("SELECT ") + k_columns + " FROM audit WHERE seq = ?", {r.integer(0)}));
-        if (!full)
-            continue;
-        e = entry_from_row(*full);
-        if (sig && r.text(1) == r.text(2) && e.compute_hash() == e.hash
-            && verify_signature(m_key.public_key(), checkpoint_message(r.integer(0), r.text(2)), *sig))
-            rows.push_back(std::move(r));
+    std::string columns;
+    for (const char* c : {"seq", "time", "actor", "action", "target", "phase", "outcome", "detail", "prev_hash", "hash"})
+        columns += std::string(columns.empty() ? "" : ", ") + "i." + c;
+    auto open_intents = TRY(m_db.query("SELECT " + columns + ", c.hash, c.signature FROM audit i "
+                                       "JOIN audit_checkpoints c ON c.seq = i.seq WHERE i.phase = 'intent' AND NOT EXISTS ("
+                                       "SELECT 1 FROM audit r WHERE r.phase = 'result' AND json_extract(r.detail, '$.intent') = i.seq) "
+                                       "ORDER BY i.seq"));
+    std::vector<int64_t> rows;
+    for (const auto& r : open_intents) {
+        AuditEntry e = entry_from_row(r);
+        auto sig = from_hex(r.text(11));
+        if (sig && e.hash == r.text(10) && e.compute_hash() == e.hash
+            && verify_signature(m_key.public_key(), checkpoint_message(e.seq, e.hash), *sig))
+            rows.push_back(e.seq);
         else
-            log::warn("audit entry " + std::to_string(r.integer(0)) + " looks forged; it is left for audit verify to report");
+            log::warn("audit entry " + std::to_string(e.seq) + " looks forged; it is left for audit verify to report");
     }
-    for (const auto& row : rows)
-        TRY(record_result(row.integer(0), "interrupted",
+    for (int64_t seq : rows)
+        TRY(record_result(seq, "interrupted",
             Json{{"message", "bulwarkd stopped before the operation finished; see the guest's events for what it left"}}));
     return static_cast<int>(rows.size());
 }
@@ -179,7 +178,6 @@ Result<AuditReport> AuditLog::verify(const std::string& public_key)
         prev = e.hash;
         expected_seq = e.seq + 1;
     }
-    int64_t last_seq = expected_seq - 1;
 
     // Every entry is committed together with a checkpoint over it, so every entry must have
     // its own valid checkpoint: one without was added by someone who lacks the key, however
@@ -210,7 +208,6 @@ Result<AuditReport> AuditLog::verify(const std::string& public_key)
         if (!signed_entries.count(seq))
             report.problems.push_back("entry " + std::to_string(seq) + " is not covered by a signed checkpoint (forged, or its checkpoint removed)");
     }
-    (void)last_seq;
     report.ok = report.problems.empty();
     return report;
 }

@@ -197,23 +197,39 @@ Result<Json> VmManager::create_vm(const CreateVmRequest& req)
     return describe(TRY(load(req.name)));
 }
 
-Json VmManager::describe(const VmRecord& rec)
+std::string VmManager::image_ref(int64_t image_id)
+{
+    auto row = m_db.query_one("SELECT name, version FROM images WHERE id = ?", {image_id});
+    if (row.is_ok() && row.value())
+        return row.value()->text(0) + ":" + row.value()->text(1);
+    return "#" + std::to_string(image_id);
+}
+
+Json VmManager::describe(const VmRecord& rec) { return describe(rec, image_ref(rec.image_id)); }
+
+Json VmManager::describe(const VmRecord& rec, const std::string& image)
 {
     Json j {{"name", rec.name}, {"state", rec.state}, {"cpus", rec.cpus}, {"memory_mib", rec.memory_mib},
         {"ephemeral", rec.ephemeral}, {"accel", rec.accel.empty() ? accel_name() : rec.accel}, {"created", rec.created},
         {"started", rec.started.empty() ? Json(nullptr) : Json(rec.started)},
         {"stopped", rec.stopped.empty() ? Json(nullptr) : Json(rec.stopped)},
         {"pid", rec.state == "stopped" ? Json(nullptr) : Json(rec.pid)}};
-    auto image = m_images.find_by_id(rec.image_id);
-    j["image"] = image.is_ok() ? image.value().ref() : "#" + std::to_string(rec.image_id);
+    j["image"] = image;
     return j;
 }
 
 Result<Json> VmManager::list()
 {
     Json out = Json::array();
-    for (const auto& row : TRY(m_db.query(std::string("SELECT ") + k_vm_columns + " FROM vms ORDER BY name")))
-        out.push_back(describe(vm_from_row(row)));
+    // One query for every image name, not one manifest parse per guest.
+    std::map<int64_t, std::string> refs;
+    for (const auto& r : TRY(m_db.query("SELECT id, name, version FROM images")))
+        refs[r.integer(0)] = r.text(1) + ":" + r.text(2);
+    for (const auto& row : TRY(m_db.query(std::string("SELECT ") + k_vm_columns + " FROM vms ORDER BY name"))) {
+        VmRecord rec = vm_from_row(row);
+        auto it = refs.find(rec.image_id);
+        out.push_back(describe(rec, it != refs.end() ? it->second : "#" + std::to_string(rec.image_id)));
+    }
     return out;
 }
 
@@ -266,12 +282,17 @@ Result<Json> VmManager::start(const std::string& name)
 
 static std::string tail_of_file(const std::string& path, size_t bytes)
 {
-    auto data = sys::read_file(path, 64 << 20);
-    if (data.is_error())
+    auto fd = sys::open(path, O_RDONLY);
+    if (fd.is_error())
         return {};
-    std::string s = data.release_value();
-    if (s.size() > bytes)
-        s = s.substr(s.size() - bytes);
+    auto st = sys::fstat(fd.value().get());
+    if (st.is_error())
+        return {};
+    off_t size = st.value().st_size;
+    off_t from = size > static_cast<off_t>(bytes) ? size - static_cast<off_t>(bytes) : 0;
+    std::string s(static_cast<size_t>(size - from), '\0');
+    ssize_t n = ::pread(fd.value().get(), s.data(), s.size(), from);
+    s.resize(n > 0 ? static_cast<size_t>(n) : 0);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
         s.pop_back();
     return s;

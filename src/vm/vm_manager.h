@@ -127,6 +127,8 @@ private:
     void add_event(const std::string& vm, const std::string& kind, const std::string& message);
     Result<Json> overlay_info(const std::string& overlay);
     Json describe(const VmRecord& rec);
+    Json describe(const VmRecord& rec, const std::string& image_ref);
+    std::string image_ref(int64_t image_id);
 
     Db& m_db;
     ImageStore& m_images;

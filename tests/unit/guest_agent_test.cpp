@@ -122,41 +122,35 @@ class GuestAgentTest : public ::testing::Test {
 protected:
     std::string socket_path() const { return m_dir.file("qga.sock"); }
 
-    // Connects, runs one guest-agent command, and returns its result; the peer syncs first
-    // and then runs `after_sync`.
-    Result<Json> execute_against(const FakeAgent::Script& after_sync, std::chrono::milliseconds timeout = 5s)
+    // Connects, runs `call` on the agent, and returns its result; the peer syncs first and
+    // then runs `after_sync`.
+    template<typename T, typename Call>
+    Result<T> against(const FakeAgent::Script& after_sync, Call call)
     {
         FakeAgent fake(socket_path(), [&](Peer& p) {
             p.sync();
             after_sync(p);
         });
-        Result<Json> result = Error(ErrorKind::Internal, "not run");
+        Result<T> result = Error(ErrorKind::Internal, "not run");
         {
             auto agent = GuestAgent::connect(socket_path(), 5s);
             EXPECT_TRUE(is_ok(agent));
             if (agent.is_ok())
-                result = agent.value().execute("guest-info", Json::object(), timeout);
+                result = call(agent.value());
         }  // the agent closes its socket here, which ends any peer still sending
         fake.join();
+        m_last_requests = fake.requests();
         return result;
+    }
+
+    Result<Json> execute_against(const FakeAgent::Script& after_sync, std::chrono::milliseconds timeout = 5s)
+    {
+        return against<Json>(after_sync, [&](GuestAgent& a) { return a.execute("guest-info", Json::object(), timeout); });
     }
 
     Result<GuestExecResult> exec_against(const FakeAgent::Script& after_sync, std::chrono::milliseconds timeout = 5s)
     {
-        FakeAgent fake(socket_path(), [&](Peer& p) {
-            p.sync();
-            after_sync(p);
-        });
-        Result<GuestExecResult> result = Error(ErrorKind::Internal, "not run");
-        {
-            auto agent = GuestAgent::connect(socket_path(), 5s);
-            EXPECT_TRUE(is_ok(agent));
-            if (agent.is_ok())
-                result = agent.value().exec({"/bin/echo", "hi"}, timeout);
-        }
-        fake.join();
-        m_last_requests = fake.requests();
-        return result;
+        return against<GuestExecResult>(after_sync, [&](GuestAgent& a) { return a.exec({"/bin/echo", "hi"}, timeout); });
     }
 
     test::IgnoreSigpipe m_ignore_sigpipe;
