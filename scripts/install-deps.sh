@@ -15,6 +15,10 @@ packages=(
   busybox-static cpio e2fsprogs xz-utils python3
   # tests: a disk that boots through its own bootloader
   syslinux syslinux-common mtools dosfstools fdisk
+  # the jail (issue 4): seccomp filters and capability handling
+  libseccomp-dev libcap-dev
+  # image inspection (issue 3): ext2/3/4, compressed qcow2 clusters, YARA, a real Debian to vet
+  libext2fs-dev zlib1g-dev libzstd-dev libyara-dev debootstrap
 )
 
 missing=()
