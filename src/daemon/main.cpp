@@ -16,6 +16,7 @@
 #include "audit/audit_log.h"
 #include "base/log.h"
 #include "base/paths.h"
+#include "base/process.h"
 #include "base/system.h"
 #include "crypto/signing_key.h"
 #include "image/image_store.h"
@@ -39,6 +40,9 @@ $XDG_DATA_HOME/bulwark, else ~/.local/share/bulwark) and listens on DIR/bulwarkd
 Environment: BULWARK_QEMU (QEMU binary, default qemu-system-x86_64), BULWARK_QEMU_IMG
 (default qemu-img), BULWARK_ACCEL=tcg to never use KVM, BULWARK_CONSOLE_LIMIT (bytes a
 guest's console log may reach before it is cut back; default 16 MiB).
+Every guest's QEMU runs jailed (docs/jail.md), which needs root: BULWARK_JAILER (default: the
+bulwark-jailer beside bulwarkd), BULWARK_JAIL_UID_BASE (a guest's uid is this plus its id;
+default 2000000000), BULWARK_JAIL=off runs QEMU unjailed (insecure: for benchmarks only).
 )";
 
 struct Options {
@@ -47,7 +51,10 @@ struct Options {
     log::Level level = log::Level::Info;
 };
 
-bool kvm_usable()
+// KVM is used when /dev/kvm opens and QEMU can really start a vCPU with it: some nested
+// hosts offer a /dev/kvm on which QEMU aborts at the first vCPU reset. A QEMU that is still
+// alive (paused, -S) after a quarter second got past that point.
+bool kvm_usable(const std::string& qemu)
 {
     if (const char* a = std::getenv("BULWARK_ACCEL"); a && std::string(a) == "tcg")
         return false;
@@ -55,6 +62,24 @@ bool kvm_usable()
     if (fd < 0)
         return false;
     ::close(fd);
+    auto binary = sys::find_executable(qemu);
+    if (binary.is_error())
+        return false;
+    SpawnOptions probe;
+    probe.argv = {binary.value(), "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-nodefaults", "-no-user-config",
+        "-display", "none", "-S", "-m", "16M"};
+    probe.env = minimal_env();
+    auto child = Child::spawn(probe);
+    if (child.is_error())
+        return false;
+    auto status = child.value().wait(std::chrono::milliseconds(250));
+    if (status.is_ok()) {
+        log::warn("/dev/kvm is present but QEMU cannot run a vCPU on it (" + status.value().describe()
+            + "); guests use software emulation (TCG)");
+        return false;
+    }
+    (void)pidfd_send_signal(child.value().pidfd(), SIGKILL);
+    (void)child.value().wait();
     return true;
 }
 
@@ -101,12 +126,32 @@ int run_daemon(const Options& opt, int ready_fd)
         config.qemu_binary = q;
     if (const char* q = std::getenv("BULWARK_QEMU_IMG"); q && *q)
         config.qemu_img = q;
-    config.kvm = kvm_usable();
+    config.kvm = kvm_usable(config.qemu_binary);
     if (const char* l = std::getenv("BULWARK_CONSOLE_LIMIT"); l && *l) {
         char* end = nullptr;
         unsigned long long v = std::strtoull(l, &end, 10);
         if (l[0] >= '0' && l[0] <= '9' && end && *end == '\0' && v >= 4096 && v <= (1ULL << 40))
             config.console_limit = v;
+    }
+    if (const char* j = std::getenv("BULWARK_JAIL"); j && std::string(j) == "off") {
+        config.jail = false;
+        log::warn("BULWARK_JAIL=off: guests run UNJAILED, with bulwarkd's privileges; an escaped guest owns the host");
+    } else if (::geteuid() != 0) {
+        return fail(Error(ErrorKind::Denied, "bulwarkd must run as root to jail its guests (BULWARK_JAIL=off runs them unjailed: insecure)"));
+    }
+    if (const char* j = std::getenv("BULWARK_JAILER"); j && *j) {
+        config.jailer_binary = j;
+    } else {
+        auto self = sys::realpath("/proc/self/exe");
+        config.jailer_binary = sys::dirname(self.is_ok() ? self.value() : std::string("/usr/local/bin/bulwarkd")) + "/bulwark-jailer";
+    }
+    config.jail_config.home = home;
+    if (const char* b = std::getenv("BULWARK_JAIL_UID_BASE"); b && *b) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(b, &end, 10);
+        if (!(b[0] >= '0' && b[0] <= '9' && end && *end == '\0' && v >= 1000 && v <= 0x7f000000ULL))
+            return fail(Error(ErrorKind::InvalidArgument, "BULWARK_JAIL_UID_BASE must be a number from 1000 to 2130706432"));
+        config.jail_config.uid_base = static_cast<uid_t>(v);
     }
     if (sys::find_executable(config.qemu_binary).is_error())
         log::warn("QEMU (" + config.qemu_binary + ") is not installed: guests cannot start until it is (apt-get install qemu-system-x86)");

@@ -97,6 +97,10 @@ static const char* const k_migrations[] = {
         signature TEXT NOT NULL
     );
     )sql",
+    // 2: the jail. The uid a guest's QEMU ran as (NULL: it ran unjailed).
+    R"sql(
+    ALTER TABLE vms ADD COLUMN jail_uid INTEGER;
+    )sql",
 };
 
 Result<std::unique_ptr<Db>> Db::open(const std::string& path)

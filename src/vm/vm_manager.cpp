@@ -43,6 +43,12 @@ Result<std::unique_ptr<VmManager>> VmManager::create(Db& db, ImageStore& images,
     mgr->m_monitor = TRY(ProcessMonitor::create());
     TRY(sys::mkdirs(mgr->m_config.home + "/vms", 0700));
     TRY(sys::mkdirs(mgr->m_config.home + "/run", 0700));
+    if (mgr->m_config.jail) {
+        mgr->m_cgroups = TRY_CTX(jail::detect_cgroups(), "the jail needs the cpu, memory and pids cgroup controllers");
+        TRY(sys::mkdirs(mgr->m_config.home + "/jail", 0700));
+        if (!sys::exists(mgr->m_config.jailer_binary))
+            return Error(ErrorKind::Unavailable, "the jailer (" + mgr->m_config.jailer_binary + ") is missing");
+    }
     mgr->m_janitor = std::thread([m = mgr.get()] {
         std::unique_lock lock(m->m_janitor_mutex);
         while (!m->m_janitor_wake.wait_for(lock, 1s, [m] { return m->m_stopping; })) {
@@ -117,7 +123,7 @@ std::shared_ptr<VmManager::Runtime> VmManager::runtime(const std::string& name)
 std::string VmManager::vm_dir(const std::string& name) const { return m_config.home + "/vms/" + name; }
 std::string VmManager::run_dir(int64_t id) const { return m_config.home + "/run/" + std::to_string(id); }
 
-static const char* k_vm_columns = "id, name, image_id, cpus, memory_mib, ephemeral, state, pid, pid_start_time, accel, created, started, stopped";
+static const char* k_vm_columns = "id, name, image_id, cpus, memory_mib, ephemeral, state, pid, pid_start_time, accel, created, started, stopped, jail_uid";
 
 static VmRecord vm_from_row(const Row& r)
 {
@@ -135,6 +141,7 @@ static VmRecord vm_from_row(const Row& r)
     v.created = r.text(10);
     v.started = r.text(11);
     v.stopped = r.text(12);
+    v.jail_uid = r.integer(13);
     return v;
 }
 
@@ -215,6 +222,11 @@ Json VmManager::describe(const VmRecord& rec, const std::string& image)
         {"stopped", rec.stopped.empty() ? Json(nullptr) : Json(rec.stopped)},
         {"pid", rec.state == "stopped" ? Json(nullptr) : Json(rec.pid)}};
     j["image"] = image;
+    if (rec.state != "stopped") {
+        j["jail"] = rec.jail_uid == 0 ? Json(nullptr)
+                                      : Json {{"uid", rec.jail_uid}, {"gid", rec.jail_uid},
+                                            {"cgroup", jail::guest_cgroup(m_config.home, rec.id)}};
+    }
     return j;
 }
 
@@ -298,6 +310,36 @@ static std::string tail_of_file(const std::string& path, size_t bytes)
     return s;
 }
 
+// Reads the jailer's report: empty when every step succeeded (the pipe closed at exec).
+static std::string read_jail_status(int fd, std::chrono::milliseconds timeout)
+{
+    std::string report;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return report.empty() ? "the jailer did not finish within " + std::to_string(timeout.count()) + " ms" : report;
+        struct pollfd pfd {fd, POLLIN, 0};
+        int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            continue;
+        char buf[512];
+        ssize_t got = ::read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        report.append(buf, static_cast<size_t>(got));
+        if (report.size() > 4096)
+            break;
+    }
+    while (!report.empty() && report.back() == '\n')
+        report.pop_back();
+    return report;
+}
+
 Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std::string& loadvm)
 {
     std::string qemu = TRY_CTX(sys::find_executable(m_config.qemu_binary),
@@ -328,6 +370,8 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         auto created = TRY(sys::open(console, O_WRONLY | O_CREAT | O_TRUNC, 0600));
     }
     (void)sys::unlink_if_exists(qemu_log);
+    // A run that ended badly may have left its cgroup or jail directory behind.
+    clean_up_jail(rec.id);
 
     QemuLaunchSpec spec;
     spec.qemu_binary = qemu;
@@ -346,17 +390,46 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
     spec.loadvm = loadvm;
 
     SpawnOptions options;
-    options.argv = build_qemu_argv(spec);
     options.env = minimal_env();
     options.stdout_path = qemu_log;
     options.new_session = true;  // QEMU outlives bulwarkd and its terminal
+    // The jailer reports a failed step on this pipe; its end closes when QEMU is exec'd.
+    Fd status_read;
+    Fd status_write;
+    int64_t jail_uid = 0;
+    if (m_config.jail) {
+        auto jail = TRY(jail::make_guest_jail(m_config.jail_config, rec.id, spec, rundir));
+        jail_uid = jail.spec.uid;
+        // What the guest's QEMU may write is its own: overlay, console log, socket directory.
+        for (const auto& path : {overlay, console, rundir}) {
+            if (::chown(path.c_str(), jail.spec.uid, jail.spec.gid) < 0)
+                return Error::from_errno("cannot give " + path + " to the guest's uid", errno);
+        }
+        TRY(sys::chmod(overlay, 0600));
+        TRY(sys::mkdirs(jail.spec.root, 0700));
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) < 0)
+            return Error::from_errno("pipe", errno);
+        status_read = Fd(fds[0]);
+        status_write = Fd(fds[1]);
+        jail.spec.status_fd = status_write.get();
+        jail.spec.argv = build_qemu_argv(jail.qemu);
+        options.argv = jail::to_jailer_args(jail.spec);
+        options.argv.insert(options.argv.begin(), m_config.jailer_binary);
+        options.pass_fds = {status_write.get()};
+    } else {
+        options.argv = build_qemu_argv(spec);
+    }
     // 'starting' is durable before QEMU exists, so a crash at any later point leaves a row
     // that reconcile() finds (and it finds the QEMU by its run directory if the pid below
     // was never written).
-    TRY(m_db.exec("UPDATE vms SET state = 'starting', pid = NULL, accel = ? WHERE id = ?", {accel_name(), rec.id}));
+    TRY(m_db.exec("UPDATE vms SET state = 'starting', pid = NULL, accel = ?, jail_uid = ? WHERE id = ?",
+        {accel_name(), jail_uid == 0 ? SqlValue(nullptr) : SqlValue(jail_uid), rec.id}));
     auto child = Child::spawn(options);
+    status_write = Fd();
     if (child.is_error()) {
         (void)m_db.exec("UPDATE vms SET state = 'stopped' WHERE id = ?", {rec.id});
+        clean_up_jail(rec.id);
         return child.release_error();
     }
     pid_t pid = child.value().pid();
@@ -367,6 +440,7 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         (void)pidfd_send_signal(pidfd.get(), SIGKILL);
         (void)pidfd_wait(pidfd.get());
         (void)m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL WHERE id = ?", {rec.id});
+        clean_up_jail(rec.id);
         if (rec.ephemeral)
             (void)sys::unlink_if_exists(overlay);
         std::string detail = tail_of_file(qemu_log, 600);
@@ -377,6 +451,11 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
             {static_cast<int64_t>(pid), static_cast<int64_t>(start_time.value_or(0)), rec.id});
         r.is_error())
         return fail("cannot record QEMU's pid: " + r.error().message());
+    if (status_read.valid()) {
+        auto report = read_jail_status(status_read.get(), 10s);
+        if (!report.empty())
+            return fail("the jail could not be built: " + report);
+    }
 
     // Wait until QMP answers: QEMU has parsed its command line and opened every file.
     auto deadline = deadline_in(30s);
@@ -426,6 +505,16 @@ void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitSt
         rt->running = false;
         expected = rt->expecting_exit;
     }
+    // Nothing of the guest may outlive 'stopped': whatever is left in its cgroup is killed,
+    // and a kill by the memory limit is said as such.
+    std::string oom;
+    auto idrow = m_db.query_one("SELECT id FROM vms WHERE name = ? AND pid = ?", {name, static_cast<int64_t>(pid)});
+    if (idrow.is_ok() && idrow.value()) {
+        int64_t id = idrow.value()->integer(0);
+        if (m_cgroups && jail::cgroup_oom_kills(*m_cgroups, jail::guest_cgroup(m_config.home, id)) > 0)
+            oom = "; the kernel killed it at the jail's memory limit";
+        clean_up_jail(id);
+    }
     // An ephemeral guest's writes die with it: its overlay is deleted before the guest is
     // marked stopped (a start, which needs 'stopped', cannot race with the deletion).
     auto eph = m_db.query_one("SELECT ephemeral FROM vms WHERE name = ? AND pid = ?", {name, static_cast<int64_t>(pid)});
@@ -444,7 +533,7 @@ void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitSt
         else if (status->success())
             add_event(name, "powered-off", "the guest shut itself down");
         else
-            add_event(name, "crashed", "QEMU (pid " + std::to_string(pid) + ") " + status->describe());
+            add_event(name, "crashed", "QEMU (pid " + std::to_string(pid) + ") " + status->describe() + oom);
     }
     rt->exited.notify_all();
 }
@@ -525,6 +614,7 @@ VoidResult VmManager::remove(const std::string& name)
     TRY(m_db.exec("DELETE FROM vms WHERE id = ?", {rec.id}));
     TRY(sys::remove_tree(vm_dir(name)));
     TRY(sys::remove_tree(run_dir(rec.id)));
+    clean_up_jail(rec.id);
     add_event(name, "removed", "overlay and logs deleted");
     return {};
 }
@@ -724,6 +814,20 @@ VoidResult VmManager::snapshot_remove(const std::string& vm, const std::string& 
     return {};
 }
 
+void VmManager::clean_up_jail(int64_t vm_id)
+{
+    if (m_cgroups) {
+        auto r = jail::cgroup_destroy(*m_cgroups, jail::guest_cgroup(m_config.home, vm_id));
+        if (r.is_error())
+            log::error("guest #" + std::to_string(vm_id) + ": " + r.error().message());
+    }
+    // The jail's root is an empty mountpoint on the host (its mounts lived in the jail's own
+    // mount namespace); rmdir, never a recursive delete.
+    std::string root = jail::guest_jail_root(m_config.home, vm_id);
+    if (::rmdir(root.c_str()) < 0 && errno != ENOENT)
+        log::error("cannot remove the jail directory " + root + ": " + errno_message(errno));
+}
+
 // Every process with an argument that starts with prefix (scans /proc).
 static std::vector<pid_t> find_processes_with_arg(const std::string& prefix)
 {
@@ -783,11 +887,14 @@ VoidResult VmManager::reconcile()
                 ::kill(stray, SIGKILL);
             if (alive)
                 ::kill(static_cast<pid_t>(rec.pid), SIGKILL);
+            // A jailed one is found by its cgroup, whatever its command line says.
+            clean_up_jail(rec.id);
             TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id}));
             add_event(rec.name, "start-interrupted", "bulwarkd stopped during the start; the half-started QEMU was killed");
             continue;
         }
         if (!alive) {
+            clean_up_jail(rec.id);
             if (rec.ephemeral)
                 TRY(sys::unlink_if_exists(overlay_path(rec.name)));
             TRY(m_db.exec("UPDATE vms SET state = 'stopped', pid = NULL, stopped = ? WHERE id = ?", {now_rfc3339(), rec.id}));

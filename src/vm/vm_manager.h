@@ -22,6 +22,8 @@
 #include "base/json.h"
 #include "base/process.h"
 #include "base/result.h"
+#include "jail/cgroup.h"
+#include "jail/guest_jail.h"
 #include "qemu/guest_agent.h"
 #include "vm/monitor.h"
 
@@ -39,6 +41,11 @@ struct VmConfig {
     // A guest can print without end: its console log is cut back to its last part when it
     // grows past this (checked every second).
     uint64_t console_limit = 16 << 20;
+    // Every QEMU runs inside its own jail (docs/jail.md) unless this is switched off, which
+    // only the jail's own benchmark and hosts without root should do.
+    bool jail = true;
+    std::string jailer_binary;  // bulwark-jailer
+    jail::GuestJailConfig jail_config;
 };
 
 struct CreateVmRequest {
@@ -60,6 +67,7 @@ struct VmRecord {
     int64_t pid = 0;
     int64_t pid_start_time = 0;
     std::string accel;
+    int64_t jail_uid = 0;  // 0: not jailed
     std::string created;
     std::string started;
     std::string stopped;
@@ -135,6 +143,11 @@ private:
     VmConfig m_config;
     void trim_consoles();
 
+    // Everything a guest's last run left on the host (its cgroup and any process still in it,
+    // its jail directory) is removed; the guest's record is not touched.
+    void clean_up_jail(int64_t vm_id);
+
+    std::optional<jail::CgroupLayout> m_cgroups;
     std::unique_ptr<ProcessMonitor> m_monitor;
     std::thread m_janitor;
     std::mutex m_janitor_mutex;

@@ -12,6 +12,8 @@
 
 #include "base/process.h"
 #include "base/system.h"
+#include "jail/cgroup.h"
+#include "jail/guest_jail.h"
 
 namespace bulwark::test {
 
@@ -57,6 +59,15 @@ Harness::~Harness()
             break;
         std::this_thread::sleep_for(100ms);
     }
+    // Jailed QEMUs die with their supervisors; their cgroups are this home's to remove.
+    if (auto layout = jail::detect_cgroups(); layout.is_ok()) {
+        std::string parent = jail::cgroup_parent(m_home);
+        for (const auto& h : layout.value().hierarchies) {
+            for (const auto& vm : sys::list_dir(h + "/" + parent))
+                (void)jail::cgroup_destroy(layout.value(), parent + "/" + vm);
+            (void)::rmdir((h + "/" + parent).c_str());
+        }
+    }
     if (!std::getenv("BULWARK_KEEP_TEST_DIRS"))
         (void)sys::remove_tree(m_dir);
 }
@@ -66,6 +77,12 @@ void Harness::start_daemon(const std::map<std::string, std::string>& env)
     m_env = env;
     auto r = run({std::string(BULWARK_BIN_DIR) + "/bulwarkd", "--home", m_home, "--detach"}, 60s, env);
     ASSERT_EQ(r.code, 0) << r.output;
+}
+
+std::string Harness::daemon_log()
+{
+    auto text = sys::read_file(m_home + "/bulwarkd.log", 64 << 20);
+    return text.is_ok() ? text.value() : std::string();
 }
 
 int Harness::daemon_pid()
@@ -182,7 +199,9 @@ namespace bulwark::test {
 
 int Harness::qemu_count(const std::string& vm)
 {
-    auto r = run({"pgrep", "-c", "-f", "guest=" + vm + ",.*" + m_home + "/run/"}, 10s);
+    // A jailed QEMU's own command line names only jail paths: count the jailers (each
+    // supervises exactly one QEMU, which dies with it) and any unjailed QEMU of this home.
+    auto r = run({"pgrep", "-c", "-f", "(" + m_home + "/jail/.*guest=" + vm + ",)|(guest=" + vm + ",.*" + m_home + "/run/)"}, 10s);
     try {
         return std::stoi(r.output);
     } catch (...) {

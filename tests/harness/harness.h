@@ -36,6 +36,7 @@ public:
     void stop_daemon();   // SIGTERM, wait for exit
     void crash_daemon();  // SIGKILL: no chance to clean up
     int daemon_pid();
+    std::string daemon_log();  // bulwarkd.log so far
 
     CliResult cli(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(300));
     // Runs a CLI command with --json and parses its output; fails the test on error.

@@ -40,7 +40,9 @@ TEST_F(Guest, BootsExecsAndShutsDownCleanly)
     h.boot_guest("g1");
     auto show = h.cli_json({"vm", "show", "g1"});
     EXPECT_EQ(json_string_or(show, "state", ""), "running");
-    EXPECT_EQ(json_string_or(show, "accel", ""), sys::exists("/dev/kvm") ? "kvm" : "tcg");
+    // KVM when it really works (a /dev/kvm that QEMU cannot use is detected), TCG otherwise.
+    std::string accel = json_string_or(show, "accel", "");
+    EXPECT_TRUE(accel == "kvm" || (accel == "tcg" && !sys::exists("/dev/kvm")) || (accel == "tcg" && h.daemon_log().find("software emulation") != std::string::npos)) << accel;
     EXPECT_EQ(json_string_or(show, "qemu_status", ""), "running");
 
     auto r = h.guest_sh("g1", "echo hello from $(uname -s)");

@@ -1,0 +1,120 @@
+#include "jail/guest_jail.h"
+
+#include <sys/stat.h>
+
+#include "base/hash.h"
+#include "base/system.h"
+
+namespace bulwark::jail {
+
+std::string cgroup_parent(const std::string& home)
+{
+    return "bulwark/" + to_hex(Sha256::of(home)).substr(0, 12);
+}
+
+std::string guest_cgroup(const std::string& home, int64_t vm_id)
+{
+    return cgroup_parent(home) + "/vm-" + std::to_string(vm_id);
+}
+
+std::string guest_jail_root(const std::string& home, int64_t vm_id) { return home + "/jail/" + std::to_string(vm_id); }
+
+uid_t guest_uid(const GuestJailConfig& config, int64_t vm_id) { return config.uid_base + static_cast<uid_t>(vm_id); }
+
+// A directory or file of the host, by its real path (binds never follow a final symlink).
+static std::optional<std::string> real_if_exists(const std::string& path)
+{
+    auto real = sys::realpath(path);
+    if (real.is_error())
+        return std::nullopt;
+    return real.value();
+}
+
+std::vector<BindMount> qemu_runtime_mounts(const std::string& qemu_binary, bool kvm)
+{
+    std::vector<BindMount> out;
+    auto add = [&](const std::string& path, bool exec) {
+        auto real = real_if_exists(path);
+        if (!real)
+            return;
+        for (const auto& m : out) {
+            if (m.target == *real)
+                return;
+        }
+        BindMount m;
+        m.source = *real;
+        m.target = *real;
+        m.exec = exec;
+        out.push_back(std::move(m));
+    };
+    // The binary, at its own path: QEMU finds its firmware and modules relative to it.
+    add(qemu_binary, true);
+    // Shared libraries (and QEMU's loadable modules below them), the dynamic loader and its
+    // cache. Debian keeps them all in the multiarch directory; /lib and /lib64 become
+    // symlinks into /usr (see make_guest_jail).
+    add("/usr/lib/x86_64-linux-gnu", true);
+    add("/usr/lib64", true);
+    add("/etc/ld.so.cache", false);
+    // Firmware: SeaBIOS, option ROMs, QEMU's own blobs and keymaps.
+    add("/usr/share/qemu", false);
+    add("/usr/share/seabios", false);
+    add("/usr/lib/ipxe/qemu", false);
+    for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}) {
+        BindMount m;
+        m.source = m.target = dev;
+        m.device = true;
+        out.push_back(std::move(m));
+    }
+    if (kvm) {
+        BindMount m;
+        m.source = m.target = "/dev/kvm";
+        m.device = true;
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+Result<GuestJail> make_guest_jail(const GuestJailConfig& config, int64_t vm_id, const QemuLaunchSpec& host,
+    const std::string& run_dir)
+{
+    if (vm_id <= 0 || static_cast<uint64_t>(config.uid_base) + static_cast<uint64_t>(vm_id) > k_max_jail_id)
+        return Error(ErrorKind::InvalidArgument, "guest id " + std::to_string(vm_id) + " has no uid below the jail's maximum");
+    GuestJail jail;
+    JailSpec& s = jail.spec;
+    s.name = host.name;
+    s.uid = guest_uid(config, vm_id);
+    s.gid = s.uid;
+    s.root = guest_jail_root(config.home, vm_id);
+    s.cgroup = guest_cgroup(config.home, vm_id);
+    s.limits.memory_bytes = (static_cast<uint64_t>(host.memory_mib) + config.memory_overhead_mib) << 20;
+    s.limits.cpu_percent = 100 * std::max(1u, host.cpus);
+    s.limits.pids_max = config.pids_max;
+    s.mounts = qemu_runtime_mounts(host.qemu_binary, host.kvm);
+    s.symlinks = {{"/lib", "usr/lib"}, {"/lib64", "usr/lib64"}};
+
+    jail.qemu = host;
+    // QEMU runs by its real path, where qemu_runtime_mounts put it.
+    jail.qemu.qemu_binary = TRY_CTX(sys::realpath(host.qemu_binary), "QEMU binary");
+    auto bind = [&](const std::string& source, const char* target, bool writable) {
+        BindMount m;
+        m.source = source;
+        m.target = target;
+        m.writable = writable;
+        s.mounts.push_back(std::move(m));
+        return std::string(target);
+    };
+    jail.qemu.base_disk = bind(host.base_disk, k_jail_base, false);
+    jail.qemu.overlay = bind(host.overlay, k_jail_overlay, true);
+    if (!host.kernel.empty())
+        jail.qemu.kernel = bind(host.kernel, k_jail_kernel, false);
+    if (!host.initrd.empty())
+        jail.qemu.initrd = bind(host.initrd, k_jail_initrd, false);
+    jail.qemu.console_log = bind(host.console_log, k_jail_console, true);
+    bind(run_dir, k_jail_run, true);
+    jail.qemu.qmp_socket = std::string(k_jail_run) + "/qmp.sock";
+    jail.qemu.agent_socket = std::string(k_jail_run) + "/qga.sock";
+    jail.run_dir = run_dir;
+    return jail;
+}
+
+}  // namespace bulwark::jail
