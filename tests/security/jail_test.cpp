@@ -308,6 +308,27 @@ TEST_F(Jail, SetuidBinaryGivesNothingBack)
     EXPECT_EQ(json_int_or(*me, "cap_eff", -1), 0);
 }
 
+// The one documented exception (background snapshots need userfaultfd): exactly
+// CAP_SYS_PTRACE is kept, and in a pid namespace of one process it reaches nobody else.
+TEST_F(Jail, SnapshotExceptionKeepsOnlySysPtrace)
+{
+    h.boot_guest("a");
+    pid_t a_qemu = qemu_of("a");
+    probe_jail.spec.keep_sys_ptrace = true;
+    auto run = run_probe({"whoami", "kill", std::to_string(a_qemu), "read", "/proc/" + std::to_string(a_qemu) + "/mem",
+        "unshare-user", "setuid0"});
+    EXPECT_TRUE(run.report.empty()) << run.report;
+    const Json* me = run.find("whoami");
+    ASSERT_NE(me, nullptr) << run.output;
+    EXPECT_EQ(json_int_or(*me, "cap_eff", -1), int64_t {1} << 19) << "CAP_SYS_PTRACE and nothing else";
+    EXPECT_EQ(json_int_or(*me, "cap_bounding", -1), 1);
+    EXPECT_EQ(json_int_or(*me, "euid", 0), probe_jail.spec.uid);
+    EXPECT_DENIED(run, "kill", std::to_string(a_qemu));
+    EXPECT_DENIED(run, "read", "/proc/" + std::to_string(a_qemu) + "/mem");
+    EXPECT_DENIED(run, "unshare-user", "");
+    EXPECT_DENIED(run, "setuid0", "");
+}
+
 TEST_F(Jail, FailedStepIsNamedAndLeavesNothing)
 {
     probe_jail.spec.mounts.push_back({h.dir() + "/does-not-exist", "/missing", false, false, false});
