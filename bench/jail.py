@@ -72,11 +72,12 @@ def main():
             finally:
                 os.environ.clear()
                 os.environ.update(old)
-            d.cli("image", "import", "demo", "--disk", os.path.join(a.guest, "root.qcow2"), "--kernel",
+            d.cli("image", "import", os.path.join(a.guest, "root.qcow2"), "--name", "demo", "--kernel",
                   os.path.join(a.guest, "vmlinux"), "--initrd", os.path.join(a.guest, "initrd.img"),
                   "--cmdline", open(os.path.join(a.guest, "cmdline")).read().strip())
             d.cli("vm", "create", "boot", "--image", "demo", "--memory", "256", "--ephemeral")
             daemons[kind] = d
+        out.append("Accelerator bulwarkd chose: " + daemons["jailed"].json("status").get("accel", "?") + "\n")
         starts = {k: [] for k in daemons}
         ready = {k: [] for k in daemons}
         for i in range(a.runs):

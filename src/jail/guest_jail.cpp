@@ -87,7 +87,9 @@ Result<GuestJail> make_guest_jail(const GuestJailConfig& config, int64_t vm_id, 
     s.root = guest_jail_root(config.home, vm_id);
     s.cgroup = guest_cgroup(config.home, vm_id);
     s.limits.memory_bytes = (static_cast<uint64_t>(host.memory_mib) + config.memory_overhead_mib) << 20;
-    s.limits.cpu_percent = 100 * std::max(1u, host.cpus);
+    // One core per vCPU, and one more for QEMU's own threads (main loop, I/O, RCU): a quota
+    // of exactly the vCPUs would throttle device emulation behind the vCPUs' backs.
+    s.limits.cpu_percent = 100 * (std::max(1u, host.cpus) + 1);
     s.limits.pids_max = config.pids_max;
     s.mounts = qemu_runtime_mounts(host.qemu_binary, host.kvm);
     s.symlinks = {{"/lib", "usr/lib"}, {"/lib64", "usr/lib64"}};

@@ -133,7 +133,7 @@ TEST(JailSpec, GuestJailRewritesEveryPathIntoTheJail)
     auto jail = make_guest_jail(config, 7, host, "/var/lib/bulwark/run/7");
     ASSERT_TRUE(jail.is_ok()) << jail.error().message();
     EXPECT_EQ(jail.value().spec.uid, k_default_uid_base + 7);
-    EXPECT_EQ(jail.value().spec.limits.cpu_percent, 200u);
+    EXPECT_EQ(jail.value().spec.limits.cpu_percent, 300u) << "2 vCPUs and one core for QEMU's own threads";
     EXPECT_EQ(jail.value().spec.limits.memory_bytes, (512ULL + config.memory_overhead_mib) << 20);
     EXPECT_EQ(jail.value().spec.cgroup, cgroup_parent(config.home) + "/vm-7");
     auto argv = build_qemu_argv(jail.value().qemu);
