@@ -87,6 +87,12 @@ VoidResult validate(const JailSpec& spec)
                 return invalid("bind target '" + b + "' lies inside bind target '" + a + "'");
         }
     }
+    if (spec.mount_proc) {
+        for (const auto& t : targets) {
+            if (is_inside(t, "/proc") || is_inside("/proc", t))
+                return invalid("bind target '" + t + "' collides with /proc");
+        }
+    }
     for (const auto& s : spec.symlinks) {
         if (!is_normal_absolute_path(s.link) || s.link == "/")
             return invalid("symlink '" + s.link + "' is not a normal absolute path");
@@ -142,6 +148,8 @@ std::vector<std::string> to_jailer_args(const JailSpec& spec)
         a.insert(a.end(), {"--keep-fd", std::to_string(fd)});
     if (spec.keep_sys_ptrace)
         a.push_back("--keep-sys-ptrace");
+    if (spec.mount_proc)
+        a.push_back("--proc");
     a.push_back("--");
     a.insert(a.end(), spec.argv.begin(), spec.argv.end());
     return a;
@@ -219,6 +227,8 @@ Result<JailSpec> parse_jailer_args(std::span<const std::string> args)
                 return invalid("too many kept fds");
         } else if (opt == "--keep-sys-ptrace")
             spec.keep_sys_ptrace = true;
+        else if (opt == "--proc")
+            spec.mount_proc = true;
         else
             return invalid("unknown option '" + opt + "'");
     }

@@ -55,6 +55,10 @@ struct JailSpec {
     int status_fd = -1;              // the jailer reports a failed step here (closed at exec)
     std::vector<int> keep_fds;       // further fds handed to QEMU as they are
     bool keep_sys_ptrace = false;    // the one exception: userfaultfd for background snapshots
+    // A procfs of the jail's own PID namespace at /proc, showing process directories only
+    // (subset=pid): the program itself and its children. QEMU gets none; the image
+    // inspector gets one because sanitizer builds read /proc/self/maps.
+    bool mount_proc = false;
     std::vector<std::string> argv;   // argv[0]: the program, as a path inside the jail
 };
 

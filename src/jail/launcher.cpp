@@ -165,6 +165,14 @@ void build_root(const JailSpec& spec)
         else
             bind_one(spec.root, m);
     }
+    if (spec.mount_proc) {
+        std::string proc = spec.root + "/proc";
+        if (::mkdir(proc.c_str(), 0555) < 0)
+            fail_errno("proc", "mkdir /proc");
+        // This process is pid 1 of the jail's PID namespace: the procfs shows the jail only.
+        if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid,hidepid=invisible") < 0)
+            fail_errno("proc", "mount proc");
+    }
     for (const auto& s : spec.symlinks) {
         std::string link = spec.root + s.link;
         make_parents(link);

@@ -34,6 +34,7 @@ TEST(JailSpec, RoundTripsThroughTheJailersCommandLine)
 {
     JailSpec s = good_spec();
     s.keep_sys_ptrace = true;
+    s.mount_proc = true;
     ASSERT_TRUE(validate(s).is_ok());
     auto args = to_jailer_args(s);
     auto back = parse_jailer_args(args);
@@ -54,6 +55,7 @@ TEST(JailSpec, RoundTripsThroughTheJailersCommandLine)
     EXPECT_EQ(b.status_fd, 5);
     EXPECT_EQ(b.keep_fds, std::vector<int> {7});
     EXPECT_TRUE(b.keep_sys_ptrace);
+    EXPECT_TRUE(b.mount_proc);
     // Everything after the first "--" is the program's, even another "--".
     EXPECT_EQ(b.argv, s.argv);
 }
@@ -92,6 +94,10 @@ TEST(JailSpec, RefusesWhatWouldWeakenTheBox)
     refused([](JailSpec& s) { s.argv[0] = "qemu"; }, "a program looked up on PATH");
     refused([](JailSpec& s) { s.mounts[0].source = "/usr/bin/qemu,evil"; }, "a comma in a path");
     refused([](JailSpec& s) { s.name = "../x"; }, "a bad name");
+    refused([](JailSpec& s) {
+        s.mount_proc = true;
+        s.mounts.push_back({"/etc", "/proc/sys", false, false, false});
+    }, "a bind into the jail's /proc");
 }
 
 TEST(JailSpec, ParserIsStrict)
