@@ -18,7 +18,11 @@ packages=(
   # the jail (issue 4): seccomp filters and capability handling
   libseccomp-dev libcap-dev
   # image inspection (issue 3): ext2/3/4, compressed qcow2 clusters, YARA, a real Debian to vet
-  libext2fs-dev zlib1g-dev libzstd-dev libyara-dev debootstrap
+  libext2fs-dev zlib1g-dev libzstd-dev libyara-dev libtomlplusplus-dev debootstrap
+  # tests: SARIF and CycloneDX output validated against their published JSON schemas
+  python3-jsonschema
+  # the Debian test images (tests/data/make-debian-image.sh): planted SSH and PEM keys
+  openssl openssh-client
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #include "api/handlers.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -9,9 +10,14 @@
 #include "audit/audit_log.h"
 #include "base/base64.h"
 #include "base/hash.h"
+#include "base/system.h"
 #include "crypto/signing_key.h"
 #include "image/image_store.h"
+#include "report/render.h"
+#include "scan/vetting.h"
+#include "store/db.h"
 #include "vm/vm_manager.h"
+#include "vuln/feed_store.h"
 
 namespace bulwark {
 
@@ -47,6 +53,11 @@ const std::map<std::string, Method>& methods()
         {"image.show", {false, nullptr}},
         {"image.verify", {false, nullptr}},
         {"image.rm", {true, [](const Json& p) { return "image:" + param(p, "ref"); }}},
+        {"image.scan", {false, nullptr}},
+        {"image.report", {false, nullptr}},
+        {"image.sbom", {false, nullptr}},
+        {"vuln.update", {true, [](const Json&) { return std::string("vuln:feed"); }}},
+        {"vuln.status", {false, nullptr}},
         {"vm.create", {true, [](const Json& p) { return "vm:" + param(p, "name"); }}},
         {"vm.start", {true, [](const Json& p) { return "vm:" + param(p, "name"); }}},
         {"vm.stop", {true, [](const Json& p) { return "vm:" + param(p, "name"); }}},
@@ -129,24 +140,19 @@ Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds)
         return Json {{"version", "0.1.0"}, {"pid", ::getpid()}, {"home", m_home}, {"accel", m_vms.accel_name()},
             {"public_key", m_key.public_key_hex()}};
 
-    if (m == "image.import") {
-        ImportRequest ir;
-        ir.name = TRY(json_string(p, "name"));
-        ir.version = param(p, "version");
-        ir.cmdline = param(p, "cmdline");
-        bool has_kernel = json_bool_or(p, "kernel", false);
-        bool has_initrd = json_bool_or(p, "initrd", false);
-        size_t expected = 1 + (has_kernel ? 1 : 0) + (has_initrd ? 1 : 0);
-        if (fds.size() != expected)
-            return Error(ErrorKind::InvalidArgument, "image.import expects " + std::to_string(expected)
-                    + " file descriptors, got " + std::to_string(fds.size()));
-        ir.disk_fd = fds[0].get();
-        if (has_kernel)
-            ir.kernel_fd = fds[1].get();
-        if (has_initrd)
-            ir.initrd_fd = fds[has_kernel ? 2 : 1].get();
-        return TRY(m_images.import(ir)).to_json();
+    if (m.rfind("image.", 0) == 0 && (m == "image.import" || m == "image.scan" || m == "image.report" || m == "image.sbom"))
+        return dispatch_vetting(req, fds);
+    if (m == "vuln.update") {
+        if (fds.size() != 1)
+            return Error(ErrorKind::InvalidArgument, "vuln.update expects the feed (a file or a directory) as one file descriptor");
+        std::string source = param(p, "source");
+        auto update = TRY(m_feed.update("/proc/self/fd/" + std::to_string(fds[0].get()), source.empty() ? "?" : source.substr(0, 512)));
+        Json out = update.to_json();
+        out["status"] = TRY(m_feed.status());
+        return out;
     }
+    if (m == "vuln.status")
+        return m_feed.status();
     if (m == "image.list") {
         Json out = Json::array();
         for (const auto& r : TRY(m_images.list()))
@@ -263,6 +269,137 @@ Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds)
         return report.to_json();
     }
     return Error(ErrorKind::Internal, "method '" + m + "' has no handler");
+}
+
+namespace {
+
+// The YARA rule files that follow the other fds of a request: "yara": ["name", ...].
+Result<std::vector<std::pair<std::string, int>>> yara_fds(const Json& p, std::vector<Fd>& fds, size_t first)
+{
+    std::vector<std::pair<std::string, int>> out;
+    if (!p.contains("yara"))
+        return out;
+    if (!p["yara"].is_array())
+        return Error(ErrorKind::InvalidArgument, "yara must be a list of rule file names");
+    for (size_t i = 0; i < p["yara"].size(); ++i) {
+        const auto& n = p["yara"][i];
+        if (!n.is_string() || n.get<std::string>().empty() || n.get<std::string>().size() > 255
+            || n.get<std::string>().find_first_of("=/\n") != std::string::npos)
+            return Error(ErrorKind::InvalidArgument, "a YARA rule file name must be a plain file name");
+        if (first + i >= fds.size())
+            return Error(ErrorKind::InvalidArgument, "a YARA rule file was named but not passed");
+        out.emplace_back(n.get<std::string>(), fds[first + i].get());
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> identities_of(const Json& report)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!report.contains("identity") || !report["identity"].is_object())
+        return out;
+    const Json& id = report["identity"];
+    if (id.contains("machine_id") && id["machine_id"].is_string())
+        out.emplace_back("machine-id", id["machine_id"].get<std::string>());
+    if (id.contains("ssh_host_keys") && id["ssh_host_keys"].is_array()) {
+        for (const auto& k : id["ssh_host_keys"])
+            out.emplace_back("ssh-host-key", json_string_or(k, "fingerprint", "?"));
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& fds)
+{
+    const Json& p = req.params;
+    const std::string& m = req.method;
+    if (m == "image.import") {
+        ImportRequest ir;
+        ir.name = TRY(json_string(p, "name"));
+        ir.version = param(p, "version");
+        ir.cmdline = param(p, "cmdline");
+        bool has_kernel = json_bool_or(p, "kernel", false);
+        bool has_initrd = json_bool_or(p, "initrd", false);
+        size_t first_yara = 1 + (has_kernel ? 1 : 0) + (has_initrd ? 1 : 0);
+        size_t yara_count = p.contains("yara") && p["yara"].is_array() ? p["yara"].size() : 0;
+        if (fds.size() != first_yara + yara_count)
+            return Error(ErrorKind::InvalidArgument, "image.import expects " + std::to_string(first_yara + yara_count)
+                    + " file descriptors, got " + std::to_string(fds.size()));
+        ir.disk_fd = fds[0].get();
+        if (has_kernel)
+            ir.kernel_fd = fds[1].get();
+        if (has_initrd)
+            ir.initrd_fd = fds[has_kernel ? 2 : 1].get();
+        scan::VetRequest vr;
+        vr.yara = TRY(yara_fds(p, fds, first_yara));
+        vr.policy_text = param(p, "policy");
+        vr.policy_name = param(p, "policy_name");
+        TRY(scan::Vetting::policy_of(vr));  // a bad policy is refused before any work
+        Json summary;
+        ir.vet = [&](int disk_fd, const Json& image) -> Result<ImportVetting> {
+            vr.image_fd = disk_fd;
+            vr.image = image;
+            vr.image["source"] = "import";
+            Json report = TRY(m_vetting.vet(vr));
+            summary = report["policy"];
+            if (!json_bool_or(report["policy"], "admitted", false))
+                return Error(ErrorKind::Denied, "image '" + ir.name + ":" + image["version"].get<std::string>()
+                        + "' was refused by the admission policy (" + json_string_or(report["policy"], "source", "?")
+                        + "); nothing was stored. Refused:" + scan::refusal_summary(report)
+                        + "\nSee everything with: bulwark image scan FILE");
+            ImportVetting v;
+            v.sbom = json_dump(report::to_cyclonedx(report));
+            v.identities = identities_of(report);
+            v.report = std::move(report);
+            return v;
+        };
+        Json out = TRY(m_images.import(ir)).to_json();
+        out["admission"] = summary;
+        return out;
+    }
+    if (m == "image.scan") {
+        scan::VetRequest vr;
+        vr.policy_text = param(p, "policy");
+        vr.policy_name = param(p, "policy_name");
+        Fd blob;
+        size_t first_yara = 0;
+        if (p.contains("ref")) {
+            auto rec = TRY(m_images.find(TRY(json_string(p, "ref"))));
+            auto verified = TRY(m_images.verify(rec, VerifyDepth::Cached));
+            blob = TRY(sys::open(verified.disk_path, O_RDONLY | O_CLOEXEC));
+            vr.image_fd = blob.get();
+            vr.image = Json {{"name", rec.name}, {"version", rec.version}, {"digest", rec.manifest["disk"]["digest"]},
+                {"format", "qcow2"}, {"source", "library"}};
+        } else {
+            if (fds.empty())
+                return Error(ErrorKind::InvalidArgument, "image.scan needs an image: a ref or a file descriptor");
+            vr.image_fd = fds[0].get();
+            first_yara = 1;
+            vr.image = Json {{"name", param(p, "file")}, {"version", nullptr}, {"digest", nullptr}, {"source", "file"}};
+        }
+        vr.yara = TRY(yara_fds(p, fds, first_yara));
+        if (fds.size() != first_yara + vr.yara.size())
+            return Error(ErrorKind::InvalidArgument, "image.scan got more file descriptors than it uses");
+        return m_vetting.vet(vr);
+    }
+    auto rec = TRY(m_images.find(TRY(json_string(p, "ref"))));
+    auto row = TRY(m_images.db().query_one("SELECT report, sbom FROM image_reports WHERE image_id = ?", {rec.id}));
+    if (!row)
+        return Error(ErrorKind::NotFound, "image '" + rec.ref() + "' has no stored scan report (it was imported before vetting existed)");
+    auto parsed = TRY(parse_json(row->text(m == "image.sbom" ? 1 : 0), {k_max_response_bytes, 64}));
+    if (m == "image.sbom")
+        return parsed;
+    // Other images that carry one of this image's identities: clones, or copies of one.
+    Json clones = Json::array();
+    for (const auto& r : TRY(m_images.db().query(
+             "SELECT DISTINCT i.name, i.version, o.kind, o.value FROM image_identities o JOIN image_identities mine "
+             "ON mine.kind = o.kind AND mine.value = o.value JOIN images i ON i.id = o.image_id "
+             "WHERE mine.image_id = ? AND o.image_id != ? ORDER BY i.name, i.version",
+             {rec.id, rec.id})))
+        clones.push_back(Json {{"image", r.text(0) + ":" + r.text(1)}, {"kind", r.text(2)}, {"value", r.text(3)}});
+    parsed["shared_identities"] = clones;
+    return parsed;
 }
 
 }  // namespace bulwark

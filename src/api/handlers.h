@@ -15,6 +15,12 @@ class AuditLog;
 class ImageStore;
 class SigningKey;
 class VmManager;
+namespace scan {
+class Vetting;
+}
+namespace vuln {
+class FeedStore;
+}
 
 struct Caller {
     PeerCred cred;
@@ -23,8 +29,9 @@ struct Caller {
 
 class ApiHandlers {
 public:
-    ApiHandlers(VmManager& vms, ImageStore& images, AuditLog& audit, const SigningKey& key, std::string home)
-        : m_vms(vms), m_images(images), m_audit(audit), m_key(key), m_home(std::move(home))
+    ApiHandlers(VmManager& vms, ImageStore& images, AuditLog& audit, const SigningKey& key, scan::Vetting& vetting,
+        vuln::FeedStore& feed, std::string home)
+        : m_vms(vms), m_images(images), m_audit(audit), m_key(key), m_vetting(vetting), m_feed(feed), m_home(std::move(home))
     {
     }
 
@@ -32,11 +39,14 @@ public:
 
 private:
     Result<Json> dispatch(const Request& request, std::vector<Fd>& fds);
+    Result<Json> dispatch_vetting(const Request& request, std::vector<Fd>& fds);
 
     VmManager& m_vms;
     ImageStore& m_images;
     AuditLog& m_audit;
     const SigningKey& m_key;
+    scan::Vetting& m_vetting;
+    vuln::FeedStore& m_feed;
     std::string m_home;
 };
 

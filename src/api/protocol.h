@@ -17,7 +17,7 @@ namespace bulwark {
 
 inline constexpr size_t k_max_request_bytes = 1 << 20;
 inline constexpr size_t k_max_response_bytes = 96 << 20;
-inline constexpr size_t k_max_request_fds = 3;
+inline constexpr size_t k_max_request_fds = 16;  // disk, kernel, initrd, YARA rule files
 
 struct Request {
     std::string method;

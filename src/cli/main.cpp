@@ -14,6 +14,7 @@
 #include "base/system.h"
 #include "cli/client.h"
 #include "cli/output.h"
+#include "report/render.h"
 
 using namespace bulwark;
 using namespace bulwark::cli;
@@ -66,6 +67,27 @@ int fail(const Error& e)
 
 void print_json(const Json& j) { std::cout << json_dump(j, 2) << "\n"; }
 
+// The admission policy (read here, sent as text) and YARA rule files (opened here, passed as
+// fds after the others) of an import or a scan.
+VoidResult add_vetting_inputs(Json& params, std::vector<Fd>& files, std::vector<int>& raw, const std::string& policy_file,
+    const std::vector<std::string>& yara_files)
+{
+    if (!policy_file.empty()) {
+        params["policy"] = TRY_CTX(sys::read_file(policy_file, 1 << 20), "admission policy " + policy_file);
+        params["policy_name"] = policy_file;
+    }
+    Json names = Json::array();
+    for (const auto& y : yara_files) {
+        auto fd = TRY_CTX(sys::open(y, O_RDONLY), "YARA rules");
+        raw.push_back(fd.get());
+        files.push_back(std::move(fd));
+        names.push_back(sys::basename(y));
+    }
+    if (!names.empty())
+        params["yara"] = names;
+    return {};
+}
+
 std::string image_row_size(const Json& manifest, const char* key)
 {
     if (!manifest.contains("disk") || !manifest["disk"].contains(key) || !manifest["disk"][key].is_number())
@@ -103,6 +125,21 @@ int main(int argc, char** argv)
     img_import->add_option("--kernel", img_kernel, "kernel for direct boot, stored and signed with the image");
     img_import->add_option("--initrd", img_initrd, "initramfs for direct boot");
     img_import->add_option("--cmdline", img_cmdline, "kernel command line for direct boot");
+    std::string policy_file, scan_format = "table", sbom_out;
+    std::vector<std::string> yara_files;
+    img_import->add_option("--policy", policy_file, "admission policy (TOML; default: the built-in one, see policy/default.toml)");
+    img_import->add_option("--yara", yara_files, "YARA rule file to run over every file of the image (repeatable)");
+    auto* img_scan = image->add_subcommand("scan", "vet a disk image file, or a stored image, without importing it");
+    img_scan->add_option("image", img_ref, "a qcow2 or raw FILE, or NAME[:VERSION] of a stored image")->required();
+    img_scan->add_option("--policy", policy_file, "admission policy (TOML)");
+    img_scan->add_option("--yara", yara_files, "YARA rule file (repeatable)");
+    img_scan->add_option("--format", scan_format, "table, json or sarif")->check(CLI::IsMember({"table", "json", "sarif"}));
+    auto* img_report = image->add_subcommand("report", "the scan report stored with an image at its import");
+    img_report->add_option("image", img_ref, "NAME or NAME:VERSION")->required();
+    img_report->add_option("--format", scan_format, "table, json or sarif")->check(CLI::IsMember({"table", "json", "sarif"}));
+    auto* img_sbom = image->add_subcommand("sbom", "the image's software bill of materials (CycloneDX 1.5 JSON)");
+    img_sbom->add_option("image", img_ref, "NAME or NAME:VERSION")->required();
+    img_sbom->add_option("-o,--output", sbom_out, "write to this file instead of stdout");
     auto* img_list = image->add_subcommand("list", "list golden images");
     auto* img_show = image->add_subcommand("show", "show an image's signed manifest");
     img_show->add_option("image", img_ref, "NAME or NAME:VERSION")->required();
@@ -110,6 +147,14 @@ int main(int argc, char** argv)
     img_verify->add_option("image", img_ref, "NAME or NAME:VERSION (default: all)");
     auto* img_rm = image->add_subcommand("rm", "remove an image no guest uses");
     img_rm->add_option("image", img_ref, "NAME:VERSION (or NAME: the latest)")->required();
+
+    // vuln
+    auto* vuln = app.add_subcommand("vuln", "the vulnerability feed: update from OSV files, status");
+    vuln->require_subcommand(1);
+    std::string feed_path;
+    auto* vuln_update = vuln->add_subcommand("update", "load OSV advisories from a directory of *.json files or one file");
+    vuln_update->add_option("path", feed_path, "DIR or FILE")->required();
+    auto* vuln_status = vuln->add_subcommand("status", "how many advisories are loaded, and when");
 
     // vm
     auto* vm = app.add_subcommand("vm", "guests: create, start, stop, kill, list, show, console, exec, rm");
@@ -221,16 +266,102 @@ int main(int argc, char** argv)
             params["version"] = img_version;
         if (!img_cmdline.empty())
             params["cmdline"] = img_cmdline;
+        if (auto r = add_vetting_inputs(params, files, raw, policy_file, yara_files); r.is_error())
+            return fail(r.error());
         auto r = client.call("image.import", params, raw);
         if (r.is_error())
             return fail(r.error());
-        if (ctx.json)
+        if (ctx.json) {
             print_json(r.value());
-        else
-            std::printf("imported %s:%s  %s\n", str(r.value(), "name").c_str(), str(r.value(), "version").c_str(),
-                str(r.value()["manifest"]["disk"], "digest").c_str());
+        } else {
+            const Json& counts = r.value().contains("admission") && r.value()["admission"].is_object() ? r.value()["admission"]["counts"] : Json::object();
+            std::printf("imported %s:%s  %s\nadmitted by %s: %s warning(s), %s note(s)%s\n", str(r.value(), "name").c_str(),
+                str(r.value(), "version").c_str(), str(r.value()["manifest"]["disk"], "digest").c_str(),
+                str(r.value()["admission"], "source").c_str(), str(counts, "warn").c_str(), str(counts, "info").c_str(),
+                str(counts, "excepted") == "0" ? "" : (", " + str(counts, "excepted") + " excepted").c_str());
+            std::printf("report: bulwark image report %s:%s\n", str(r.value(), "name").c_str(), str(r.value(), "version").c_str());
+        }
         return 0;
     }
+    if (img_scan->parsed() || img_report->parsed()) {
+        Json params = Json::object();
+        std::vector<Fd> files;
+        std::vector<int> raw;
+        std::string method = img_scan->parsed() ? "image.scan" : "image.report";
+        // A path that exists is a file to scan; anything else names a stored image.
+        bool is_file = img_scan->parsed() && (img_ref.find('/') != std::string::npos || sys::exists(img_ref));
+        if (is_file) {
+            auto fd = sys::open(img_ref, O_RDONLY);
+            if (fd.is_error())
+                return fail(fd.error());
+            raw.push_back(fd.value().get());
+            files.push_back(fd.release_value());
+            params["file"] = sys::basename(img_ref);
+        } else {
+            params["ref"] = img_ref;
+        }
+        if (img_scan->parsed()) {
+            if (auto r = add_vetting_inputs(params, files, raw, policy_file, yara_files); r.is_error())
+                return fail(r.error());
+        }
+        bool tty = ::isatty(STDERR_FILENO) && !ctx.json && img_scan->parsed();
+        if (tty)
+            std::fprintf(stderr, "scanning %s ...", img_ref.c_str());
+        auto r = client.call(method, params, raw);
+        if (tty)
+            std::fprintf(stderr, "\r\033[K");
+        if (r.is_error())
+            return fail(r.error());
+        const Json& report = r.value();
+        if (ctx.json || scan_format == "json")
+            print_json(report);
+        else if (scan_format == "sarif")
+            print_json(report::to_sarif(report));
+        else
+            std::cout << report::to_table(report, ::isatty(STDOUT_FILENO));
+        bool admitted = report.contains("policy") && report["policy"].is_object() && json_bool_or(report["policy"], "admitted", false);
+        // A scan whose image the policy would refuse exits with "denied" (9).
+        return admitted ? 0 : 9;
+    }
+    if (img_sbom->parsed()) {
+        auto r = client.call("image.sbom", {{"ref", img_ref}});
+        if (r.is_error())
+            return fail(r.error());
+        std::string text = json_dump(r.value(), 2) + "\n";
+        if (sbom_out.empty()) {
+            std::cout << text;
+            return 0;
+        }
+        auto written = sys::write_file_atomic(sbom_out, text, 0644);
+        if (written.is_error())
+            return fail(written.error());
+        return 0;
+    }
+    if (vuln_update->parsed()) {
+        auto fd = sys::open(feed_path, O_RDONLY);
+        if (fd.is_error())
+            return fail(fd.error());
+        auto r = client.call("vuln.update", {{"source", feed_path}}, {fd.value().get()});
+        if (r.is_error())
+            return fail(r.error());
+        const Json& u = r.value();
+        if (ctx.json) {
+            print_json(u);
+        } else {
+            std::printf("read %s record(s) from %s file(s): %s added, %s replaced, %s unchanged, %s older than stored, %s not for Debian\n",
+                str(u, "records").c_str(), str(u, "files").c_str(), str(u, "added").c_str(), str(u, "replaced").c_str(),
+                str(u, "unchanged").c_str(), str(u, "older").c_str(), str(u, "ignored").c_str());
+            for (const auto& e : u["errors"])
+                std::printf("skipped: %s\n", e.get<std::string>().c_str());
+            std::printf("the feed now holds %s advisories\n", str(u["status"], "advisories").c_str());
+        }
+        return u["errors"].empty() ? 0 : 8;
+    }
+    if (vuln_status->parsed())
+        return simple("vuln.status", {}, [&](const Json& j) {
+            std::printf("advisories: %s\nupdated:    %s\nfrom:       %s\n", str(j, "advisories").c_str(),
+                j["updated"].is_null() ? "never (bulwark vuln update DIR|FILE)" : str(j, "updated").c_str(), str(j, "source").c_str());
+        });
     if (img_list->parsed())
         return simple("image.list", {}, [&](const Json& j) {
             Table t({"NAME", "VERSION", "PARENT", "VIRTUAL", "STORED", "BOOT", "CREATED", "DIGEST"});

@@ -21,7 +21,9 @@
 #include "crypto/signing_key.h"
 #include "image/image_store.h"
 #include "store/db.h"
+#include "scan/vetting.h"
 #include "vm/vm_manager.h"
+#include "vuln/feed_store.h"
 
 using namespace bulwark;
 
@@ -43,6 +45,7 @@ guest's console log may reach before it is cut back; default 16 MiB).
 Every guest's QEMU runs jailed (docs/jail.md), which needs root: BULWARK_JAILER (default: the
 bulwark-jailer beside bulwarkd), BULWARK_JAIL_UID_BASE (a guest's uid is this plus its id;
 default 2000000000), BULWARK_JAIL=off runs QEMU unjailed (insecure: for benchmarks only).
+BULWARK_INSPECTOR: the image inspector worker (default: bulwark-inspect beside bulwarkd).
 )";
 
 struct Options {
@@ -169,7 +172,24 @@ int run_daemon(const Options& opt, int ready_fd)
     if (auto r = vms.value()->reconcile(); r.is_error())
         return fail(r.error());
 
-    ApiHandlers handlers(*vms.value(), images, audit, key.value(), home);
+    // The image inspector: bulwark-inspect beside bulwarkd, in a jail of its own (the uid
+    // just below the guests' range is the inspector's), with a deadline.
+    vuln::FeedStore feed(*db.value());
+    scan::InspectorConfig inspector;
+    inspector.home = home;
+    inspector.jailer = config.jailer_binary;
+    inspector.uid = config.jail_config.uid_base;
+    inspector.jailed = config.jail;
+    if (const char* w = std::getenv("BULWARK_INSPECTOR"); w && *w) {
+        inspector.worker = w;
+    } else {
+        auto self = sys::realpath("/proc/self/exe");
+        inspector.worker = sys::dirname(self.is_ok() ? self.value() : std::string("/usr/local/bin/bulwarkd")) + "/bulwark-inspect";
+    }
+    if (!sys::exists(inspector.worker))
+        log::warn("the image inspector (" + inspector.worker + ") is missing: imports and scans will fail until it is installed");
+    scan::Vetting vetting(inspector, feed);
+    ApiHandlers handlers(*vms.value(), images, audit, key.value(), vetting, feed, home);
     auto server = ApiServer::create(home + "/bulwarkd.sock", handlers);
     if (server.is_error())
         return fail(server.error());

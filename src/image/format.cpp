@@ -5,24 +5,16 @@
 #include <array>
 #include <cerrno>
 
+#include "base/endian.h"
 #include "base/system.h"
 
 namespace bulwark {
 
 const char* disk_format_name(DiskFormat format) { return format == DiskFormat::Qcow2 ? "qcow2" : "raw"; }
 
-static uint32_t be32(std::string_view s, size_t off)
-{
-    uint32_t v = 0;
-    for (size_t i = 0; i < 4; ++i)
-        v = (v << 8) | static_cast<uint8_t>(s[off + i]);
-    return v;
-}
+static uint32_t be32(std::string_view s, size_t off) { return load_be32(s.data() + off); }
 
-static uint64_t be64(std::string_view s, size_t off)
-{
-    return (static_cast<uint64_t>(be32(s, off)) << 32) | be32(s, off + 4);
-}
+static uint64_t be64(std::string_view s, size_t off) { return load_be64(s.data() + off); }
 
 static bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -54,7 +46,7 @@ static Result<DiskInfo> probe_qcow2(std::string_view head, uint64_t file_size)
     info.snapshots = be32(head, 60);
     uint64_t snapshots_offset = be64(head, 64);
 
-    if (cluster_bits < 9 || cluster_bits > 21)
+    if (cluster_bits < k_qcow2_min_cluster_bits || cluster_bits > k_qcow2_max_cluster_bits)
         return corrupt("has an invalid cluster size (2^" + std::to_string(cluster_bits) + ")");
     info.cluster_size = 1U << cluster_bits;
     uint64_t cluster_mask = info.cluster_size - 1;
@@ -74,17 +66,16 @@ static Result<DiskInfo> probe_qcow2(std::string_view head, uint64_t file_size)
         uint32_t header_length = be32(head, 100);
         if (header_length < 104 || header_length > head.size())
             return corrupt("has an invalid header length");
-        if (incompatible & (1ULL << 1))
+        if (incompatible & k_qcow2_incompat_corrupt)
             return corrupt("is marked corrupt by QEMU");
-        if (incompatible & (1ULL << 0))
+        if (incompatible & k_qcow2_incompat_dirty)
             return corrupt("was not closed cleanly (dirty bit set); repair it with qemu-img check -r all");
-        if (incompatible & (1ULL << 2))
+        if (incompatible & k_qcow2_incompat_data_file)
             return Error(ErrorKind::Denied, "qcow2 image keeps its data in an external file, which is not accepted at import");
-        if (incompatible & ~0x1fULL)
+        if (incompatible & ~k_qcow2_incompat_known)
             return corrupt("uses incompatible features this version does not know");
     }
-    // An L1 table larger than QEMU's own limit (32 MiB of entries) is an attack, not an image.
-    if (l1_size > (32U << 20) / 8)
+    if (l1_size > k_qcow2_max_l1_bytes / 8)
         return corrupt("has an L1 table over 32 MiB");
     uint64_t needed_l1 = ((info.virtual_size + info.cluster_size - 1) >> cluster_bits);
     uint64_t l2_entries = info.cluster_size / 8;
@@ -114,7 +105,7 @@ Result<DiskInfo> probe_disk(std::string_view head, uint64_t file_size)
         return Error(ErrorKind::Corrupt, "the file is empty: it is neither a qcow2 nor a raw disk image");
 
     static const std::array<std::pair<std::string_view, const char*>, 7> foreign{{
-        {std::string_view("QFI\xfb", 4), nullptr},  // qcow2, handled below
+        {std::string_view(k_qcow2_magic, 4), nullptr},  // qcow2, handled below
         {std::string_view("QED\0", 4), "QED"},
         {"KDMV", "VMDK"},
         {"# Disk DescriptorFile", "VMDK descriptor"},

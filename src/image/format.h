@@ -23,6 +23,19 @@ namespace bulwark {
 inline constexpr size_t k_probe_bytes = 4096;
 inline constexpr uint64_t k_max_virtual_size = 16ULL << 40;  // 16 TiB
 
+// qcow2 facts shared with the disk reader (src/disk/qcow2.cpp), which reads the same header.
+inline constexpr char k_qcow2_magic[] = "QFI\xfb";
+inline constexpr uint32_t k_qcow2_min_cluster_bits = 9;
+inline constexpr uint32_t k_qcow2_max_cluster_bits = 21;
+// An L1 table larger than QEMU's own limit (32 MiB of entries) is an attack, not an image.
+inline constexpr uint64_t k_qcow2_max_l1_bytes = 32ULL << 20;
+inline constexpr uint64_t k_qcow2_incompat_dirty = 1ULL << 0;
+inline constexpr uint64_t k_qcow2_incompat_corrupt = 1ULL << 1;
+inline constexpr uint64_t k_qcow2_incompat_data_file = 1ULL << 2;
+inline constexpr uint64_t k_qcow2_incompat_compression = 1ULL << 3;
+inline constexpr uint64_t k_qcow2_incompat_extended_l2 = 1ULL << 4;
+inline constexpr uint64_t k_qcow2_incompat_known = 0x1f;
+
 enum class DiskFormat { Raw, Qcow2 };
 const char* disk_format_name(DiskFormat format);
 

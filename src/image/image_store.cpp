@@ -124,8 +124,10 @@ Result<std::string> ImageStore::store_blob(int fd, uint64_t max_bytes, const std
     return publish_blob(staged, digest);
 }
 
-Result<std::string> ImageStore::ingest_disk(int fd, Json& disk_info)
+Result<std::string> ImageStore::ingest_disk(const ImportRequest& req, const std::string& version, Json& disk_info,
+    std::optional<ImportVetting>& vetting)
 {
+    int fd = req.disk_fd;
     DiskInfo info = TRY(probe_disk_fd(fd));
     auto staging = TRY(StagingDir::create(m_root + "/staging"));
     std::string source;
@@ -166,9 +168,18 @@ Result<std::string> ImageStore::ingest_disk(int fd, Json& disk_info)
     auto out_fd = TRY(sys::open(output, O_RDONLY));
     DiskInfo stored = TRY(probe_disk_fd(out_fd.get()));
     Digest digest = TRY(Sha256::of_fd(out_fd.get()));
-    out_fd.reset();
     disk_info = Json{{"format", "qcow2"}, {"source_format", disk_format_name(info.format)},
         {"virtual_size", stored.virtual_size}, {"size", stored.file_size}};
+    // Vetting reads exactly the bytes that would be stored (a private, read-only copy), and
+    // a refusal leaves nothing behind: the staging directory goes with this scope.
+    if (req.vet) {
+        Json image {{"name", req.name}, {"version", version}, {"digest", "sha256:" + to_hex(digest)}, {"format", "qcow2"},
+            {"source_format", disk_format_name(info.format)}, {"virtual_size", stored.virtual_size}};
+        if (::lseek(out_fd.get(), 0, SEEK_SET) < 0)
+            return Error::from_errno("seek", errno);
+        vetting = TRY(req.vet(out_fd.get(), image));
+    }
+    out_fd.reset();
     return publish_blob(output, digest);
 }
 
@@ -219,7 +230,8 @@ Result<ImageRecord> ImageStore::import(const ImportRequest& req)
         return Error(ErrorKind::Conflict, "image '" + req.name + ":" + version + "' already exists");
 
     Json disk_info;
-    std::string disk_digest = TRY_CTX(ingest_disk(req.disk_fd, disk_info), "cannot import '" + req.name + "'");
+    std::optional<ImportVetting> vetting;
+    std::string disk_digest = TRY_CTX(ingest_disk(req, version, disk_info, vetting), "cannot import '" + req.name + "'");
     disk_info["digest"] = disk_digest;
     Json manifest {{"schema", "bulwark.image.v1"}, {"name", req.name}, {"version", version},
         {"parent_version", latest ? Json(latest->text(0)) : Json(nullptr)}, {"created", now_rfc3339()},
@@ -236,8 +248,18 @@ Result<ImageRecord> ImageStore::import(const ImportRequest& req)
     }
     std::string text = json_dump(manifest);
     std::string signature = to_hex(m_key.sign(text));
-    TRY(m_db.exec("INSERT INTO images (name, version, digest, manifest, signature, created) VALUES (?, ?, ?, ?, ?, ?)",
-        {req.name, version, disk_digest, text, signature, manifest["created"].get<std::string>()}));
+    TRY(m_db.transaction([&]() -> VoidResult {
+        TRY(m_db.exec("INSERT INTO images (name, version, digest, manifest, signature, created) VALUES (?, ?, ?, ?, ?, ?)",
+            {req.name, version, disk_digest, text, signature, manifest["created"].get<std::string>()}));
+        if (vetting) {
+            int64_t id = m_db.last_insert_rowid();
+            TRY(m_db.exec("INSERT INTO image_reports (image_id, created, report, sbom) VALUES (?, ?, ?, ?)",
+                {id, manifest["created"].get<std::string>(), json_dump(vetting->report), vetting->sbom}));
+            for (const auto& [kind, value] : vetting->identities)
+                TRY(m_db.exec("INSERT INTO image_identities (image_id, kind, value) VALUES (?, ?, ?)", {id, kind, value}));
+        }
+        return {};
+    }));
     log::info("imported image " + req.name + ":" + version + " (" + disk_digest + ")");
     return find(req.name + ":" + version);
 }

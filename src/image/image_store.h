@@ -13,6 +13,7 @@
 //    "signer": "ed25519:<public key hex>", "version": S}
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,13 @@ struct ImageRecord {
     Json to_json() const;
 };
 
+// What vetting the import produced, stored beside the image in the same transaction.
+struct ImportVetting {
+    Json report;                                              // the scan report
+    std::string sbom;                                         // CycloneDX JSON
+    std::vector<std::pair<std::string, std::string>> identities;  // (kind, value) clones would share
+};
+
 struct ImportRequest {
     std::string name;
     std::string version;  // empty: next integer version
@@ -49,6 +57,10 @@ struct ImportRequest {
     int kernel_fd = -1;  // -1: none
     int initrd_fd = -1;
     std::string cmdline;
+    // Runs on the converted disk (an fd of the canonical qcow2 that would be stored) before
+    // anything is published; an error refuses the import and nothing is stored. The Json
+    // says {name, version, digest, format, virtual_size, source_format}.
+    std::function<Result<ImportVetting>(int disk_fd, const Json& image)> vet;
 };
 
 // What a guest boots, after verification: absolute paths to verified blobs.
@@ -83,9 +95,12 @@ public:
 
     std::string blob_path(const std::string& digest) const;
 
+    Db& db() { return m_db; }
+
 private:
     Result<std::string> store_blob(int fd, uint64_t max_bytes, const std::string& what);
-    Result<std::string> ingest_disk(int fd, Json& disk_info);
+    Result<std::string> ingest_disk(const ImportRequest& req, const std::string& version, Json& disk_info,
+        std::optional<ImportVetting>& vetting);
     VoidResult verify_blob(const std::string& digest, VerifyDepth depth, const std::string& what);
     VoidResult sweep_unreferenced_blobs();
 

@@ -101,6 +101,34 @@ static const char* const k_migrations[] = {
     R"sql(
     ALTER TABLE vms ADD COLUMN jail_uid INTEGER;
     )sql",
+    // 3: golden-image admission. The scan report and SBOM of every admitted image, the
+    // identities it carries (to find clones), and the advisory feed.
+    R"sql(
+    CREATE TABLE image_reports (
+        image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        created TEXT NOT NULL,
+        report TEXT NOT NULL,
+        sbom TEXT NOT NULL
+    );
+    CREATE TABLE image_identities (
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL
+    );
+    CREATE INDEX image_identities_value ON image_identities(kind, value);
+    CREATE TABLE advisories (
+        id TEXT PRIMARY KEY,
+        modified TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE TABLE vuln_updates (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        source TEXT NOT NULL,
+        records INTEGER NOT NULL,
+        errors INTEGER NOT NULL
+    );
+    )sql",
 };
 
 Result<std::unique_ptr<Db>> Db::open(const std::string& path)

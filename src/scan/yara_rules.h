@@ -1,0 +1,42 @@
+// YARA over image files (libyara): user-supplied rules, compiled once, matched against each
+// regular file's bytes. Used only inside the inspector worker.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace bulwark::scan {
+
+struct YaraSource {
+    std::string name;  // shown in errors and in the report ("malware.yar")
+    std::string text;
+};
+
+inline constexpr size_t k_max_yara_source_bytes = 16 << 20;
+inline constexpr size_t k_max_yara_matches_per_file = 32;
+
+class YaraRules {
+public:
+    // Compiles every source; a syntax error names the source and line. No include
+    // directives are followed (rules come as text, not paths).
+    static Result<std::unique_ptr<YaraRules>> compile(const std::vector<YaraSource>& sources);
+    ~YaraRules();
+    YaraRules(const YaraRules&) = delete;
+    YaraRules& operator=(const YaraRules&) = delete;
+
+    // Names ("namespace:rule") of the rules that match bytes, at most
+    // k_max_yara_matches_per_file; a rule that times out or errors is an Error.
+    Result<std::vector<std::string>> match(std::string_view bytes) const;
+    size_t rule_count() const { return m_count; }
+
+private:
+    YaraRules() = default;
+    void* m_rules = nullptr;  // YR_RULES*
+    size_t m_count = 0;
+};
+
+}  // namespace bulwark::scan
