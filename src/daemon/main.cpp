@@ -45,7 +45,8 @@ guest's console log may reach before it is cut back; default 16 MiB).
 Every guest's QEMU runs jailed (docs/jail.md), which needs root: BULWARK_JAILER (default: the
 bulwark-jailer beside bulwarkd), BULWARK_JAIL_UID_BASE (a guest's uid is this plus its id;
 default 2000000000), BULWARK_JAIL=off runs QEMU unjailed (insecure: for benchmarks only).
-BULWARK_INSPECTOR: the image inspector worker (default: bulwark-inspect beside bulwarkd).
+BULWARK_INSPECTOR: the image inspector worker (default: bulwark-inspect beside bulwarkd);
+BULWARK_INSPECT_TIMEOUT: seconds an inspection may take before it is killed (default 1800).
 )";
 
 struct Options {
@@ -185,6 +186,13 @@ int run_daemon(const Options& opt, int ready_fd)
     } else {
         auto self = sys::realpath("/proc/self/exe");
         inspector.worker = sys::dirname(self.is_ok() ? self.value() : std::string("/usr/local/bin/bulwarkd")) + "/bulwark-inspect";
+    }
+    if (const char* t = std::getenv("BULWARK_INSPECT_TIMEOUT"); t && *t) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(t, &end, 10);
+        if (!(t[0] >= '1' && t[0] <= '9' && end && *end == '\0' && v <= 86400))
+            return fail(Error(ErrorKind::InvalidArgument, "BULWARK_INSPECT_TIMEOUT must be a number of seconds from 1 to 86400"));
+        inspector.timeout = std::chrono::seconds(v);
     }
     if (!sys::exists(inspector.worker))
         log::warn("the image inspector (" + inspector.worker + ") is missing: imports and scans will fail until it is installed");
