@@ -379,6 +379,7 @@ Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& 
             vr.image = Json {{"name", param(p, "file")}, {"version", nullptr}, {"digest", nullptr}, {"source", "file"}};
         }
         vr.yara = TRY(yara_fds(p, fds, first_yara));
+        vr.content = !json_bool_or(p, "inventory_only", false);
         if (fds.size() != first_yara + vr.yara.size())
             return Error(ErrorKind::InvalidArgument, "image.scan got more file descriptors than it uses");
         return m_vetting.vet(vr);

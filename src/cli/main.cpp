@@ -134,6 +134,8 @@ int main(int argc, char** argv)
     img_scan->add_option("--policy", policy_file, "admission policy (TOML)");
     img_scan->add_option("--yara", yara_files, "YARA rule file (repeatable)");
     img_scan->add_option("--format", scan_format, "table, json or sarif")->check(CLI::IsMember({"table", "json", "sarif"}));
+    bool inventory_only = false;
+    img_scan->add_flag("--inventory-only", inventory_only, "skip the content scan (secrets, YARA): packages, configuration and vulnerabilities only");
     auto* img_report = image->add_subcommand("report", "the scan report stored with an image at its import");
     img_report->add_option("image", img_ref, "NAME or NAME:VERSION")->required();
     img_report->add_option("--format", scan_format, "table, json or sarif")->check(CLI::IsMember({"table", "json", "sarif"}));
@@ -301,6 +303,8 @@ int main(int argc, char** argv)
             params["ref"] = img_ref;
         }
         if (img_scan->parsed()) {
+            if (inventory_only)
+                params["inventory_only"] = true;
             if (auto r = add_vetting_inputs(params, files, raw, policy_file, yara_files); r.is_error())
                 return fail(r.error());
         }

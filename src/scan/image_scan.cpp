@@ -356,6 +356,8 @@ void walk_volume(Volume& v, const ScanOptions& options, Collector& out, ScanProg
     uint64_t package_files = 0;
     uint64_t reported_at = 0;
     for (const auto& f : files) {
+        if (!options.content)
+            break;
         if (f.size > options.max_content_bytes) {
             ++skipped_large;
             continue;

@@ -29,6 +29,7 @@ struct ScanProgress {
 struct ScanOptions {
     const YaraRules* yara = nullptr;                   // none: no YARA
     std::vector<std::string> yara_names;               // for the report
+    bool content = true;                               // false: inventory only (no secrets, no YARA)
     uint64_t max_content_bytes = 64ULL << 20;          // larger files are not content-scanned
     uint64_t max_entries = 4'000'000;                  // filesystem entries visited, in all
     size_t max_findings = 100'000;                     // findings kept; the rest are counted

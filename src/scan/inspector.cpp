@@ -66,7 +66,7 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
     spec.status_fd = status.write.get();
     std::vector<int> keep {input.image_fd, output.write.get(), progress.write.get()};
     spec.argv = {worker, "--image-fd", std::to_string(input.image_fd), "--out-fd", std::to_string(output.write.get()),
-        "--progress-fd", std::to_string(progress.write.get()), "--max-file-mib", std::to_string(config.max_file_mib)};
+        "--progress-fd", std::to_string(progress.write.get()), "--max-file-mib", std::to_string(config.max_file_mib), "--content", input.content ? "1" : "0"};
     for (const auto& [name, fd] : input.backing) {
         keep.push_back(fd);
         spec.argv.insert(spec.argv.end(), {"--backing", name + "=" + std::to_string(fd)});

@@ -30,6 +30,7 @@ struct InspectorInput {
     std::vector<std::pair<std::string, int>> backing;  // name in the image -> fd
     std::vector<std::pair<std::string, int>> yara;     // rule file name -> fd
     std::function<void(const Json&)> progress;         // {files, files_total, bytes}
+    bool content = true;                               // false: inventory only
 };
 
 // The worker's report (docs/scan-report.md, without vulnerabilities and policy). A worker

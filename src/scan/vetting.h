@@ -20,6 +20,7 @@ struct VetRequest {
     std::vector<std::pair<std::string, int>> yara;  // rule file name -> fd
     std::string policy_text;                        // TOML; empty: the built-in default
     std::string policy_name;                        // for the report ("ops.toml")
+    bool content = true;                            // false: inventory, configuration and vulnerabilities only
 };
 
 class Vetting {

@@ -5,7 +5,7 @@
 // {"ok": false, "error": {"kind": ..., "message": ...}}.
 //
 //   bulwark-inspect --image-fd N --out-fd N [--backing NAME=FD]... [--yara NAME=FD]...
-//                   [--progress-fd N] [--max-file-mib N] [--today-days N]
+//                   [--progress-fd N] [--max-file-mib N] [--today-days N] [--content 0|1]
 #include <unistd.h>
 
 #include <charconv>
@@ -36,6 +36,7 @@ struct Args {
     std::vector<std::pair<std::string, int>> yara;
     uint64_t max_file_mib = 64;
     int64_t today_days = 0;
+    bool content = true;
 };
 
 Result<int64_t> number(const std::string& opt, const std::string& text)
@@ -72,6 +73,8 @@ Result<Args> parse(int argc, char** argv)
             a.progress_fd = static_cast<int>(TRY(number(opt, val)));
         else if (opt == "--max-file-mib")
             a.max_file_mib = static_cast<uint64_t>(TRY(number(opt, val)));
+        else if (opt == "--content")
+            a.content = TRY(number(opt, val)) != 0;
         else if (opt == "--today-days")
             a.today_days = TRY(number(opt, val));
         else if (opt == "--backing")
@@ -134,6 +137,7 @@ Result<Json> run(const Args& a)
     options.yara = yara.get();
     options.yara_names = names;
     options.max_content_bytes = a.max_file_mib << 20;
+    options.content = a.content;
     options.today_days = a.today_days;
     if (a.progress_fd >= 0) {
         options.progress = [fd = a.progress_fd](const ScanProgress& p) {
