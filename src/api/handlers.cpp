@@ -377,6 +377,18 @@ Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& 
             vr.image_fd = fds[0].get();
             first_yara = 1;
             vr.image = Json {{"name", param(p, "file")}, {"version", nullptr}, {"digest", nullptr}, {"source", "file"}};
+            // Backing files of a qcow2 chain, opened by the CLI: the names the images give
+            // them, then the fds, right after the image's.
+            if (p.contains("backing")) {
+                if (!p["backing"].is_array() || p["backing"].size() > 15)
+                    return Error(ErrorKind::InvalidArgument, "backing must be a list of at most 15 names");
+                for (const auto& n : p["backing"]) {
+                    if (!n.is_string() || n.get<std::string>().empty() || n.get<std::string>().size() > 1023
+                        || n.get<std::string>().find('\0') != std::string::npos || first_yara >= fds.size())
+                        return Error(ErrorKind::InvalidArgument, "a backing file name is invalid or its file was not passed");
+                    vr.backing.emplace_back(n.get<std::string>(), fds[first_yara++].get());
+                }
+            }
         }
         vr.yara = TRY(yara_fds(p, fds, first_yara));
         vr.content = !json_bool_or(p, "inventory_only", false);

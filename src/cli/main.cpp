@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -66,6 +67,51 @@ int fail(const Error& e)
 }
 
 void print_json(const Json& j) { std::cout << json_dump(j, 2) << "\n"; }
+
+// A qcow2's backing chain, opened here with the caller's rights: each image names its backing
+// file in its header (relative names are relative to that image's directory). Only the name
+// and the file go to bulwarkd; the inspector reads them.
+VoidResult add_backing_chain(const std::string& image, Json& params, std::vector<Fd>& files, std::vector<int>& raw)
+{
+    Json names = Json::array();
+    std::string current = image;
+    for (int depth = 0; depth < 15; ++depth) {
+        auto fd = TRY(sys::open(current, O_RDONLY));
+        char header[20] {};
+        if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "QFI\xfb", 4) != 0)
+            break;
+        auto be = [&](int off, int n) {
+            uint64_t v = 0;
+            for (int i = 0; i < n; ++i)
+                v = (v << 8) | static_cast<uint8_t>(header[off + i]);
+            return v;
+        };
+        uint64_t offset = be(8, 8);
+        uint64_t size = be(16, 4);
+        if (offset == 0 || size == 0)
+            break;
+        if (size > 1023 || offset > (1 << 20))
+            return Error(ErrorKind::Corrupt, current + ": its backing file name is not a sane one");
+        std::string name(size, '\0');
+        if (::pread(fd.get(), name.data(), size, static_cast<off_t>(offset)) != static_cast<ssize_t>(size))
+            return Error(ErrorKind::Corrupt, current + ": its backing file name lies past the end of the file");
+        if (name.find('\0') != std::string::npos)
+            return Error(ErrorKind::Corrupt, current + ": its backing file name holds a NUL byte");
+        for (const auto& n : names) {
+            if (n == name)
+                return Error(ErrorKind::Corrupt, current + ": the backing chain names '" + name + "' twice");
+        }
+        std::string path = name[0] == '/' ? name : sys::dirname(current) + "/" + name;
+        auto backing = TRY_CTX(sys::open(path, O_RDONLY), current + " is backed by " + name);
+        raw.push_back(backing.get());
+        files.push_back(std::move(backing));
+        names.push_back(name);
+        current = path;
+    }
+    if (!names.empty())
+        params["backing"] = names;
+    return {};
+}
 
 // The admission policy (read here, sent as text) and YARA rule files (opened here, passed as
 // fds after the others) of an import or a scan.
@@ -299,6 +345,8 @@ int main(int argc, char** argv)
             raw.push_back(fd.value().get());
             files.push_back(fd.release_value());
             params["file"] = sys::basename(img_ref);
+            if (auto r = add_backing_chain(img_ref, params, files, raw); r.is_error())
+                return fail(r.error());
         } else {
             params["ref"] = img_ref;
         }

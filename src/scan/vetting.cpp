@@ -18,6 +18,7 @@ Result<Json> Vetting::vet(const VetRequest& request)
     InspectorInput input;
     input.image_fd = request.image_fd;
     input.yara = request.yara;
+    input.backing = request.backing;
     input.content = request.content;
     Json worker = TRY(run_inspector(m_config, input));
     auto index = TRY(m_feed.index());

@@ -18,6 +18,7 @@ struct VetRequest {
     int image_fd = -1;
     Json image;                                     // {name, version, digest, format, ...}
     std::vector<std::pair<std::string, int>> yara;  // rule file name -> fd
+    std::vector<std::pair<std::string, int>> backing;  // qcow2 backing file name (as the image gives it) -> fd
     std::string policy_text;                        // TOML; empty: the built-in default
     std::string policy_name;                        // for the report ("ops.toml")
     bool content = true;                            // false: inventory, configuration and vulnerabilities only

@@ -2,6 +2,8 @@
 // with debootstrap (tests/data/make-debian-image.sh), clean and with known problems planted.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -195,6 +197,24 @@ TEST_F(Admission, ExceptionsAndClonesThatShareIdentities)
             EXPECT_NE(f["rule"].get<std::string>().find("expired on 2001-01-01"), std::string::npos) << f.dump();
         }
     }
+}
+
+TEST_F(Admission, ScansThroughAQcow2BackingChain)
+{
+    // overlay.qcow2 -> base.qcow2 (a relative name, resolved next to the overlay) -> the
+    // clean image; the overlay adds nothing, so the chain reads as the clean system.
+    ASSERT_EQ(::symlink(image("clean.qcow2").c_str(), (h.dir() + "/base.qcow2").c_str()), 0);
+    auto made = run({"qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", h.dir() + "/overlay.qcow2"});
+    ASSERT_EQ(made.code, 0) << made.output;
+    Json report = scan(h.dir() + "/overlay.qcow2", 0);
+    EXPECT_EQ(report["os"]["id"], "debian");
+    EXPECT_GT(report["packages"].size(), 50u);
+    // A chain that points at a missing file is refused by the CLI before anything is sent.
+    made = run({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "gone.qcow2", "-F", "qcow2", "-o", "size=1G", h.dir() + "/orphan.qcow2"});
+    ASSERT_EQ(made.code, 0) << made.output;
+    auto r = h.cli({"image", "scan", h.dir() + "/orphan.qcow2"});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.output.find("is backed by gone.qcow2"), std::string::npos) << r.output;
 }
 
 TEST_F(Admission, YaraRulesRunOverEveryFile)
