@@ -1,5 +1,7 @@
 #include "inspect/finding.h"
 
+#include "base/printable.h"
+
 namespace bulwark::inspect {
 
 const char* severity_name(Severity severity)
@@ -30,29 +32,7 @@ std::optional<Severity> severity_from_name(std::string_view name)
 
 std::string display_text(std::string_view bytes, size_t max_bytes)
 {
-    static const char* digits = "0123456789abcdef";
-    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '\\'; };
-    size_t full = 0;
-    for (unsigned char c : bytes)
-        full += plain(c) ? 1 : 4;
-    // When everything does not fit, leave room for "..." and never cut an escape in half.
-    size_t budget = full <= max_bytes ? full : (max_bytes >= 3 ? max_bytes - 3 : 0);
-    std::string out;
-    out.reserve(budget + 3);
-    for (unsigned char c : bytes) {
-        size_t need = plain(c) ? 1 : 4;
-        if (out.size() + need > budget)
-            break;
-        if (need == 1) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            char escaped[4] = { '\\', 'x', digits[c >> 4], digits[c & 15] };
-            out.append(escaped, 4);
-        }
-    }
-    if (full > max_bytes && max_bytes >= 3)
-        out += "...";
-    return out;
+    return printable_text(bytes, max_bytes);
 }
 
 Finding make_finding(std::string_view kind, std::string_view subject, Severity severity, std::string path, std::string message)

@@ -36,8 +36,9 @@ struct Finding {
     std::string excerpt; // at most k_max_excerpt bytes; redacted for secrets
 };
 
-// Attacker bytes made safe to show: printable ASCII is kept, every other byte (control
-// characters, DEL, non-ASCII) becomes \xNN, and the result is cut to max_bytes with "...".
+// Attacker bytes made safe to show: printable_text() (base/printable.h) with backslashes
+// escaped. Printable ASCII but the backslash is kept, every other byte (control characters,
+// DEL, non-ASCII, '\\') becomes \xNN, and the result is cut to max_bytes with "...".
 std::string display_text(std::string_view bytes, size_t max_bytes = 128);
 
 // A finding with id "<kind>:<display_text(subject)>", or "<kind>" when subject is empty.

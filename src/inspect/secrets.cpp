@@ -450,6 +450,9 @@ public:
         }
     }
 
+    // Copies every secret reported from now on to out (for redact_secrets_in_line).
+    void collect_secrets(std::vector<std::string>* out) { m_collected = out; }
+
     std::vector<Finding> take()
     {
         if (m_capped) {
@@ -1188,15 +1191,15 @@ private:
         if (!password && value.find_first_of("0123456789") == std::string_view::npos)
             return;
         if (value[0] == '/' || value[0] == '~' || starts_with(value, "./") || starts_with(value, "../"))
-            return;  // a path to a file that holds the secret
+            return; // a path to a file that holds the secret
         if (starts_with(value, "-----BEGIN"))
-            return;  // a PEM block: the PEM rule reports it
+            return; // a PEM block: the PEM rule reports it
         if (starts_with(value, "arn:") || starts_with(value, "http://") || starts_with(value, "https://"))
-            return;  // an identifier or a URL (URLs with credentials have their own rule)
+            return; // an identifier or a URL (URLs with credentials have their own rule)
         if (value.find_first_of(" \t") != std::string_view::npos)
-            return;  // prose, not a secret
+            return; // prose, not a secret
         if (!quoted && value.find_first_of("()[]{}") != std::string_view::npos)
-            return;  // code, not a literal
+            return; // code, not a literal
         double need = std::min(3.0, 0.75 * std::log2(static_cast<double>(value.size())));
         if (shannon_entropy(value) < need)
             return;
@@ -1214,8 +1217,6 @@ private:
     bool m_service_account = false;
     std::optional<size_t> m_gcp_value; // offset of the first "private_key": "-----BEGIN value
     std::optional<Hit> m_deferred_pem;
-
-public:
     std::vector<std::string>* m_collected = nullptr; // when set, every reported secret is copied here
 };
 
@@ -1227,7 +1228,7 @@ std::string redact_secrets_in_line(std::string_view line)
     std::vector<std::string> secrets;
     {
         Scanner scanner("", out, SecretFileClass::History);
-        scanner.m_collected = &secrets;
+        scanner.collect_secrets(&secrets);
         scanner.run();
     }
     // Longest first, so that a secret containing another is masked whole.

@@ -1,5 +1,7 @@
 #include "report/reading.h"
 
+#include "base/printable.h"
+
 namespace bulwark::report {
 
 const Json& field(const Json& obj, const char* key)
@@ -44,30 +46,8 @@ std::optional<int64_t> integer(const Json& obj, const char* key)
 
 std::string safe_text(std::string_view s, size_t max_bytes)
 {
-    static const char* digits = "0123456789abcdef";
-    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f; };
-    size_t full = 0;
-    for (unsigned char c : s)
-        full += plain(c) ? 1 : 4;
-    // When everything does not fit, leave room for "..." and never cut an escape in half.
-    bool cut = full > max_bytes;
-    size_t budget = !cut ? full : (max_bytes >= 3 ? max_bytes - 3 : 0);
-    std::string out;
-    out.reserve(budget + 3);
-    for (unsigned char c : s) {
-        size_t need = plain(c) ? 1 : 4;
-        if (out.size() + need > budget)
-            break;
-        if (need == 1) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            char escaped[4] = { '\\', 'x', digits[c >> 4], digits[c & 15] };
-            out.append(escaped, 4);
-        }
-    }
-    if (cut && max_bytes >= 3)
-        out += "...";
-    return out;
+    // Kept backslashes make it idempotent on the producer's escapes (display_text's).
+    return printable_text(s, max_bytes, Backslash::Keep);
 }
 
 int severity_rank(std::string_view severity)

@@ -27,10 +27,11 @@ std::optional<double> number(const Json& obj, const char* key);
 // obj[key] when it is an integer that fits int64_t.
 std::optional<int64_t> integer(const Json& obj, const char* key);
 
-// Printable ASCII (0x20-0x7e) is kept; every other byte (C0 controls, DEL, and all of
-// 0x80-0xff, which may hold C1 controls such as CSI in UTF-8) becomes the four characters
-// \xNN. Idempotent on what the producer emits (it already escapes that way), so a valid report
-// passes unchanged. At most max_bytes are kept; a cut text ends with "...".
+// printable_text() (base/printable.h) keeping backslashes: printable ASCII (0x20-0x7e) is
+// kept; every other byte (C0 controls, DEL, and all of 0x80-0xff, which may hold C1 controls
+// such as CSI in UTF-8) becomes the four characters \xNN. Idempotent on what the producer
+// emits (it already escapes that way, backslashes included), so a valid report passes
+// unchanged. At most max_bytes are kept; a cut text ends with "...".
 std::string safe_text(std::string_view s, size_t max_bytes = 4096);
 
 // Severity and outcome as ranks: a larger severity is more severe (critical 4 ... info 0;

@@ -1,13 +1,16 @@
-// What a Debian image has installed, as the matcher needs it: the OS identity from
-// /etc/os-release and the packages from /var/lib/dpkg/status. Both files come from an
-// untrusted image: sizes and counts are limited and every value is validated.
+// What a Debian image has installed, as the matcher needs it: the OS identity and the
+// packages. The image's /etc/os-release and /var/lib/dpkg/status are parsed by the inspection
+// parsers (inspect/os_release.h, inspect/dpkg_status.h: limits, quoting, malformed stanzas
+// skipped with warnings); the functions here only pick out what matching uses.
 #pragma once
 
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "base/result.h"
+namespace bulwark::inspect {
+struct OsRelease;
+struct DpkgStatus;
+} // namespace bulwark::inspect
 
 namespace bulwark::vuln {
 
@@ -15,13 +18,6 @@ struct OsIdentity {
     std::string id; // os-release ID: "debian"
     std::string version_id; // os-release VERSION_ID: "12"; "" on testing/unstable
 };
-
-inline constexpr size_t k_max_os_release_bytes = size_t { 64 } * 1024;
-
-// Parses os-release(5) text: KEY=VALUE lines, values optionally in single or double quotes.
-// ID defaults to "linux" as os-release(5) says. ID and VERSION_ID must be short and made of
-// [a-z0-9._-] (an InvalidArgument error otherwise).
-Result<OsIdentity> parse_os_release(std::string_view text);
 
 struct InstalledPackage {
     std::string name; // the binary package: "libssl3"
@@ -31,16 +27,16 @@ struct InstalledPackage {
     std::string source_version; // "" means the same as version
 };
 
-struct DpkgStatusLimits {
-    size_t max_bytes = 64 << 20;
-    size_t max_packages = 100000;
-};
+// ID and VERSION_ID, as the file gives them (ID is "linux" when absent). They are not
+// validated here: the matcher refuses any ID but "debian", and a VERSION_ID no advisory names
+// matches only the entries for every release.
+OsIdentity os_identity_from(const inspect::OsRelease& os);
 
-// Parses dpkg's status file (deb822 paragraphs). Only packages whose files are on disk are
-// returned: every state except not-installed and config-files. "Source: name (version)"
-// gives the source package; without it the source is the binary package itself, and without
-// the "(version)" the source version is the binary version. Corrupt is returned for a
-// paragraph without Package or Version, an invalid package name or an invalid version.
-Result<std::vector<InstalledPackage>> parse_dpkg_status(std::string_view text, const DpkgStatusLimits& limits = {});
+// The packages whose files are on disk, in the order of the status file: the installed ones
+// and the incomplete ones (half-installed, unpacked, half-configured, reinstreq), whose
+// files, vulnerable or not, are there too. Removed (config-files) and not-installed packages
+// are left out, as are the stanzas the parser skipped: the caller decides what the parser's
+// diagnostics (status.diagnostics.truncated above all) mean for the assessment.
+std::vector<InstalledPackage> installed_from(const inspect::DpkgStatus& status);
 
 } // namespace bulwark::vuln

@@ -1,5 +1,6 @@
 // Fuzzes the package metadata parsers of golden-image inspection (src/inspect): the dpkg
-// status database and, on the same bytes, os-release.
+// status database (and its conversion to the vulnerability matcher's input) and, on the same
+// bytes, os-release.
 #include <cstdint>
 #include <cstdlib>
 #include <set>
@@ -7,6 +8,7 @@
 
 #include "inspect/dpkg_status.h"
 #include "inspect/os_release.h"
+#include "vuln/installed.h"
 
 using namespace bulwark::inspect;
 
@@ -43,6 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     }
     for (const auto& p : status.installed)
         check(p.flag == "ok" && (p.state == "installed" || p.state == "triggers-awaited" || p.state == "triggers-pending"));
+    // What the matcher is given: every package on disk, once.
+    check(bulwark::vuln::installed_from(status).size() == status.installed.size() + status.incomplete.size());
 
     OsRelease os = parse_os_release(text);
     check_diagnostics(os.diagnostics);

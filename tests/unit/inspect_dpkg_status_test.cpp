@@ -213,6 +213,17 @@ TEST(InspectDpkgStatus, MalformedStanzasAreSkippedWithWarnings)
         for (const char* n : { "", "-x", ".x", "a b", "a_b", "a/b" })
             EXPECT_FALSE(valid_dpkg_package_name(n)) << n;
     }
+    {
+        SCOPED_TRACE("BadSourceIsIgnored");
+        for (const char* source : { "y1 1.0", "Y_1", "y1 (1.0", "y1 (1:)", "y1 ()", "(1.0)" }) {
+            DpkgStatus s = parse_dpkg_status(
+                "Package: x1\nStatus: install ok installed\nVersion: 1.0\nSource: " + std::string(source) + "\n");
+            ASSERT_EQ(s.installed.size(), 1u) << source;
+            EXPECT_EQ(s.installed[0].source_name, "x1") << source;
+            EXPECT_EQ(s.installed[0].source_version, "1.0") << source;
+            EXPECT_EQ(s.diagnostics.warnings.size(), 1u) << source;
+        }
+    }
 }
 
 TEST(InspectDpkgStatus, Limits)
@@ -252,6 +263,18 @@ TEST(InspectDpkgStatus, Limits)
             junk.push_back(static_cast<char>((i * 131) ^ (i >> 3)));
         DpkgStatus s = parse_dpkg_status(junk);
         EXPECT_TRUE(s.installed.empty());
+    }
+    {
+        SCOPED_TRACE("Packages");
+        const std::string installed = "Package: a\nStatus: install ok installed\nVersion: 1\n\n";
+        const std::string unpacked = "Package: b\nStatus: install ok unpacked\nVersion: 1\n\n";
+        std::string text;
+        text.reserve((k_dpkg_max_packages + 2) * installed.size());
+        for (size_t i = 0; i < k_dpkg_max_packages + 2; ++i)
+            text += i % 2 ? installed : unpacked;
+        DpkgStatus s = parse_dpkg_status(text);
+        EXPECT_EQ(s.installed.size() + s.incomplete.size(), k_dpkg_max_packages) << "installed and incomplete together";
+        EXPECT_TRUE(s.diagnostics.truncated);
     }
 }
 
@@ -314,6 +337,7 @@ TEST(InspectOsRelease, QuotingEscapesAndErrors)
         SCOPED_TRACE("Defaults");
         OsRelease empty = parse_os_release("");
         EXPECT_EQ(empty.id, "linux");
+        EXPECT_EQ(empty.version_id, "");
         EXPECT_EQ(empty.pretty_name, "Linux");
         EXPECT_TRUE(empty.id_like.empty());
     }

@@ -244,6 +244,11 @@ TEST(InspectSecrets, PlaceholdersAndNearMissesAreNotSecrets)
         { "/root/.bash_history", "mysql -u root -p\nsshpass -f /root/pw ssh host\ncurl -u alice https://x\necho $PASSWORD\n" },
         { "/root/.bash_history", "docker login --password-stdin\nmysql --password=$DB_PASS\n" },
         { "/home/a/.netrc", "machine a login b password changeme\n" },
+        // Prose, identifiers and stock configuration are not secrets.
+        { "/opt/app/schema.json",
+            "{\n  \"ApiKeyRequired\": \"Requires an API key 4 every call\",\n  \"input_token\": \"NextToken\",\n"
+            "  \"SecretsManagerReadWrite\": \"arn:aws:iam::aws:policy/SecretsManagerReadWrite\"\n}\n" },
+        { "/etc/ssl/openssl.cnf", "secret = pass:insta # can be used for both client and server side\n" },
     };
     for (const auto& [path, content] : clean) {
         SCOPED_TRACE(path + ": " + content.substr(0, 40));
@@ -314,6 +319,9 @@ TEST(InspectSecrets, RulesApplyByPath)
         for (std::string p : { "/etc/shadow", "/root/.bash_history", "/home/a/.ssh/id_rsa", "/srv/app/.env", "/opt/app/x.bin",
                  "/var/www/html/wp-config.php", "/tmp/creds.txt", "/var/lib/jenkins/credentials.xml" })
             EXPECT_TRUE(interesting_path(p)) << p;
+        for (std::string p : { "/usr/local/lib/python3.11/dist-packages/x/key.pem", "/root/.pyenv/versions/3.11/test/k.pem",
+                 "/srv/app/node_modules/x/.env" })
+            EXPECT_FALSE(interesting_path(p)) << p;
         for (std::string p : { "/usr/share/doc/openssl/README", "/proc/1/environ", "/usr/lib/x86_64-linux-gnu/libc.so.6",
                  "/usr/bin/ls", "/var/lib/dpkg/status", "relative/.env", "", "/var/log/syslog" })
             EXPECT_FALSE(interesting_path(p)) << p;

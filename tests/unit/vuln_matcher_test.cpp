@@ -1,6 +1,7 @@
 // The matcher: OSV range semantics with dpkg ordering, source and binary name matching, the
-// real Debian feed against an old bookworm image and against this machine's packages, the
-// dpkg status and os-release parsers, and the speed of matching a large feed.
+// real Debian feed against an old bookworm image and against this machine's packages, what
+// the matcher takes from the inspection's dpkg status and os-release parsers, and the speed of
+// matching a large feed.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include <set>
 
 #include "base/system.h"
+#include "inspect/dpkg_status.h"
+#include "inspect/os_release.h"
 #include "test_util.h"
 #include "vuln/matcher.h"
 
@@ -121,8 +124,20 @@ TEST(VulnMatch, RangeSemantics)
     }
 }
 
-// An old bookworm image: the packages as dpkg's status file lists them, at the versions
-// just before each fix in tests/data/osv (from the changelogs; see its README).
+// An old bookworm image: its os-release, and the packages as dpkg's status file lists them,
+// at the versions just before each fix in tests/data/osv (from the changelogs; see its
+// README).
+const char* k_bookworm_os_release = R"os(PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+)os";
+
 const char* k_old_status = R"(Package: libc6
 Status: install ok installed
 Priority: optional
@@ -272,10 +287,16 @@ AdvisoryIndex load_real_feed()
 TEST(VulnMatch, OldBookwormImageMatchesTheRealFeed)
 {
     AdvisoryIndex index = load_real_feed();
-    auto packages = parse_dpkg_status(k_old_status);
-    ASSERT_TRUE(is_ok(packages));
-    ASSERT_EQ(packages.value().size(), 21u) << "config-files and not-installed packages are left out";
-    auto r = index.match(k_bookworm, packages.value());
+    inspect::OsRelease os_release = inspect::parse_os_release(k_bookworm_os_release);
+    ASSERT_TRUE(os_release.diagnostics.warnings.empty()) << os_release.diagnostics.warnings[0].message;
+    OsIdentity os = os_identity_from(os_release);
+    EXPECT_EQ(os.id, "debian");
+    EXPECT_EQ(os.version_id, "12");
+    inspect::DpkgStatus status = inspect::parse_dpkg_status(k_old_status);
+    ASSERT_TRUE(status.diagnostics.warnings.empty()) << "nothing skipped: " << status.diagnostics.warnings[0].message;
+    auto packages = installed_from(status);
+    ASSERT_EQ(packages.size(), 21u) << "config-files and not-installed packages are left out";
+    auto r = index.match(os, packages);
     ASSERT_TRUE(is_ok(r));
     const auto& findings = r.value();
 
@@ -383,24 +404,23 @@ TEST(VulnMatch, ThisMachinesPackagesAreNotAffected)
 {
     // This machine runs Debian 12 with current security updates, newer than every fix in
     // tests/data/osv.
-    auto os_text = sys::read_file("/etc/os-release", k_max_os_release_bytes);
+    auto os_text = sys::read_file("/etc/os-release", inspect::k_os_release_limits.max_bytes);
     ASSERT_TRUE(is_ok(os_text));
-    auto os = parse_os_release(os_text.value());
-    ASSERT_TRUE(is_ok(os));
-    ASSERT_EQ(os.value().id, "debian");
-    ASSERT_EQ(os.value().version_id, "12");
-    auto status = sys::read_file("/var/lib/dpkg/status", 64 << 20);
-    ASSERT_TRUE(is_ok(status));
-    auto packages = parse_dpkg_status(status.value());
-    ASSERT_TRUE(is_ok(packages));
-    EXPECT_GT(packages.value().size(), 100u);
-    auto libc = std::find_if(
-        packages.value().begin(), packages.value().end(), [](const InstalledPackage& p) { return p.name == "libc6"; });
-    ASSERT_NE(libc, packages.value().end());
+    OsIdentity os = os_identity_from(inspect::parse_os_release(os_text.value()));
+    ASSERT_EQ(os.id, "debian");
+    ASSERT_EQ(os.version_id, "12");
+    auto status_text = sys::read_file("/var/lib/dpkg/status", inspect::k_dpkg_status_limits.max_bytes);
+    ASSERT_TRUE(is_ok(status_text));
+    inspect::DpkgStatus status = inspect::parse_dpkg_status(status_text.value());
+    ASSERT_FALSE(status.diagnostics.truncated);
+    auto packages = installed_from(status);
+    EXPECT_GT(packages.size(), 100u);
+    auto libc = std::find_if(packages.begin(), packages.end(), [](const InstalledPackage& p) { return p.name == "libc6"; });
+    ASSERT_NE(libc, packages.end());
     EXPECT_EQ(libc->source_name, "glibc");
 
     AdvisoryIndex index = load_real_feed();
-    auto r = index.match(os.value(), packages.value());
+    auto r = index.match(os, packages);
     ASSERT_TRUE(is_ok(r));
     for (const auto& f : r.value())
         ADD_FAILURE() << f.package << " " << f.version << " matched " << f.advisory_id << " (fixed in "
@@ -408,7 +428,7 @@ TEST(VulnMatch, ThisMachinesPackagesAreNotAffected)
 
     // The same packages made older than the fixes do match: the test above is not vacuous.
     std::vector<InstalledPackage> older;
-    for (const auto& p : packages.value()) {
+    for (const auto& p : packages) {
         if (p.source_name == "curl" || p.source_name == "glibc" || p.source_name == "openssh") {
             InstalledPackage q = p;
             q.version = q.source_version = "0.1";
@@ -416,7 +436,7 @@ TEST(VulnMatch, ThisMachinesPackagesAreNotAffected)
         }
     }
     ASSERT_FALSE(older.empty());
-    auto old = index.match(os.value(), older);
+    auto old = index.match(os, older);
     ASSERT_TRUE(is_ok(old));
     EXPECT_GE(old.value().size(), older.size());
 }
@@ -503,73 +523,61 @@ TEST(VulnMatch, SourceAndBinaryNamesReleasesAndWithdrawn)
     EXPECT_TRUE(empty.value().empty());
 }
 
-TEST(VulnMatch, ParsesOsRelease)
+TEST(VulnInstalled, OsIdentityFromOsRelease)
 {
-    auto os = parse_os_release("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n"
-                               "VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nID=debian\n# ID=ubuntu\n");
-    ASSERT_TRUE(is_ok(os));
-    EXPECT_EQ(os.value().id, "debian");
-    EXPECT_EQ(os.value().version_id, "12");
-    auto quoted = parse_os_release("ID='debian'\nVERSION_ID=\"1\\2\"\n");
-    ASSERT_TRUE(is_ok(quoted));
-    EXPECT_EQ(quoted.value().id, "debian");
-    EXPECT_EQ(quoted.value().version_id, "12");
-    auto sid = parse_os_release("ID=debian\n");
-    ASSERT_TRUE(is_ok(sid));
-    EXPECT_EQ(sid.value().version_id, "");
-    auto none = parse_os_release("");
-    ASSERT_TRUE(is_ok(none));
-    EXPECT_EQ(none.value().id, "linux");
-    EXPECT_TRUE(fails_with(parse_os_release("ID=\"Debian\x1b[0m\"\n"), ErrorKind::InvalidArgument));
-    EXPECT_TRUE(fails_with(parse_os_release("ID=debian\nVERSION_ID=12 13\n"), ErrorKind::InvalidArgument));
-    EXPECT_TRUE(fails_with(parse_os_release(std::string(k_max_os_release_bytes + 1, '#')), ErrorKind::InvalidArgument));
+    OsIdentity sid = os_identity_from(inspect::parse_os_release("ID=debian\nVERSION_CODENAME=trixie\n"));
+    EXPECT_EQ(sid.id, "debian");
+    EXPECT_EQ(sid.version_id, "") << "testing and unstable have no VERSION_ID";
+    OsIdentity none = os_identity_from(inspect::parse_os_release(""));
+    EXPECT_EQ(none.id, "linux");
+    EXPECT_EQ(none.version_id, "");
+
+    // The parser keeps values as the file gives them; an image whose ID is not exactly
+    // "debian" is refused by the matcher, not assessed as clean.
+    AdvisoryIndex index(feed_from({ simple("A-1", "Debian", "bash", "5.2.15-3") }));
+    EXPECT_TRUE(fails_with(index.match(none, {}), ErrorKind::InvalidArgument));
+    OsIdentity escaped = os_identity_from(inspect::parse_os_release("ID=\"debian\x1b[0m\"\nVERSION_ID=12\n"));
+    EXPECT_EQ(escaped.id, "debian\x1b[0m");
+    EXPECT_TRUE(fails_with(index.match(escaped, { { "bash", "5.2.15-2", "", "", "" } }), ErrorKind::InvalidArgument));
+    OsIdentity ubuntu = os_identity_from(inspect::parse_os_release("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\n"));
+    EXPECT_TRUE(fails_with(index.match(ubuntu, {}), ErrorKind::InvalidArgument)) << "ID_LIKE does not make it Debian";
 }
 
-TEST(VulnMatch, ParsesDpkgStatus)
+TEST(VulnInstalled, PackagesFromDpkgStatus)
 {
-    auto r = parse_dpkg_status("Package: a1\nVersion: 1.0\nSource: asrc (0.9-1)\n\n\n"
-                               "package: b1\nstatus: hold ok installed\nversion: 2.0\nsource: bsrc\n\n"
-                               "Package: c1\nStatus: install ok half-configured\nVersion: 3.0\n\n"
-                               "Package: d1\nStatus: install ok unpacked\nVersion: 4.0\n \n"
-                               "Package: e1\nStatus: deinstall ok config-files\nVersion: 5.0\n");
-    ASSERT_TRUE(is_ok(r));
-    ASSERT_EQ(r.value().size(), 4u);
-    EXPECT_EQ(r.value()[0].source_name, "asrc");
-    EXPECT_EQ(r.value()[0].source_version, "0.9-1");
-    EXPECT_EQ(r.value()[1].name, "b1");
-    EXPECT_EQ(r.value()[1].source_name, "bsrc");
-    EXPECT_EQ(r.value()[1].source_version, "2.0") << "no (version): the binary's";
-    EXPECT_EQ(r.value()[2].source_name, "c1");
-    EXPECT_EQ(r.value()[3].name, "d1");
-
-    struct Bad {
-        const char* text;
-        const char* message;
-    };
-    const Bad bad[] = {
-        { "Version: 1.0\n", "has no Package field" },
-        { "Package: x1\nStatus: install ok installed\n", "has no Version field" },
-        { "Package: x1\nVersion: 1.0 beta\n", "invalid version" },
-        { "Package: X1\nVersion: 1.0\n", "package name 'X1' is invalid" },
-        { "Package: x1\nVersion: 1.0\nSource: y1 1.0\n", "not of the form 'name (version)'" },
-        { "Package: x1\nVersion: 1.0\nSource: y1 (1:)\n", "source version" },
-        { "Package: x1\nVersion: 1.0\nSource: Y_1\n", "invalid source package" },
-        { "Package: x1\nVersion: 1.0\nArchitecture: amd64\x1b\n", "invalid Architecture" },
-        { "Package: ok1\nVersion: 1\n\nPackage: x1\nVersion: 1.0!\n", "the paragraph at line 4" },
-    };
-    for (const auto& b : bad) {
-        auto e = parse_dpkg_status(b.text);
-        ASSERT_TRUE(fails_with(e, ErrorKind::Corrupt)) << b.text;
-        EXPECT_NE(e.error().message().find(b.message), std::string::npos) << e.error().message();
+    inspect::DpkgStatus status
+        = inspect::parse_dpkg_status("Package: a1\nStatus: install ok installed\nVersion: 1.0\n"
+                                     "Source: asrc (0.9-1)\n\n\n"
+                                     "package: b1\nstatus: hold ok installed\nversion: 2.0\n"
+                                     "source: bsrc\narchitecture: arm64\n\n"
+                                     "Package: c1\nStatus: install ok half-configured\nVersion: 3.0\n\n"
+                                     "Package: d1\nStatus: install ok unpacked\nVersion: 4.0\n \n"
+                                     "Package: e1\nStatus: deinstall ok config-files\nVersion: 5.0\n\n"
+                                     "Package: f1\nStatus: install ok triggers-pending\nVersion: 6.0\n\n"
+                                     "Package: g1\nStatus: purge ok not-installed\n\n"
+                                     "Package: h1\nStatus: install reinstreq half-installed\nVersion: 7.0\n\n"
+                                     "Package: x1\nStatus: install ok installed\nVersion: 1.0!\n");
+    ASSERT_EQ(status.diagnostics.warnings.size(), 1u) << "x1 is skipped";
+    std::vector<InstalledPackage> packages = installed_from(status);
+    // "name version architecture source_name source_version", "-" for an empty field.
+    std::vector<std::string> rows;
+    for (const auto& p : packages) {
+        std::string row;
+        for (const std::string* f : { &p.name, &p.version, &p.architecture, &p.source_name, &p.source_version })
+            row += (row.empty() ? "" : " ") + (f->empty() ? std::string("-") : *f);
+        rows.push_back(row);
     }
-    DpkgStatusLimits limits;
-    limits.max_packages = 2;
-    EXPECT_TRUE(
-        fails_with(parse_dpkg_status("Package: a1\nVersion: 1\n\nPackage: b1\nVersion: 1\n\nPackage: c1\nVersion: 1\n", limits),
-            ErrorKind::InvalidArgument));
-    limits = DpkgStatusLimits {};
-    limits.max_bytes = 10;
-    EXPECT_TRUE(fails_with(parse_dpkg_status("Package: a1\nVersion: 1\n", limits), ErrorKind::InvalidArgument));
+    // Every package whose files are on disk, complete or not, in the order of the file; the
+    // source's name and version, else the binary's.
+    EXPECT_EQ(rows,
+        (std::vector<std::string> { "a1 1.0 - asrc 0.9-1", "b1 2.0 arm64 bsrc 2.0", "c1 3.0 - c1 3.0", "d1 4.0 - d1 4.0",
+            "f1 6.0 - f1 6.0", "h1 7.0 - h1 7.0" }));
+    EXPECT_TRUE(installed_from(inspect::parse_dpkg_status("")).empty());
+
+    // An incomplete package is matched like an installed one: its files are there.
+    AdvisoryIndex index(feed_from({ simple("A-1", "Debian:12", "c1", "3.1"), simple("A-2", "Debian:12", "asrc", "0.9-2"),
+        simple("A-3", "Debian:12", "e1", "9.0") }));
+    EXPECT_EQ(ids_of(index.match(k_bookworm, packages)), (std::vector<std::string> { "A-1/c1/c1@3.0", "A-2/a1/asrc@0.9-1" }));
 }
 
 // Thousands of packages against tens of thousands of advisories: the index makes matching
