@@ -123,7 +123,7 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
                 break
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 30)
-    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, {platform.platform()}, KVM: {'yes' if os.path.exists('/dev/kvm') else 'no (TCG)'}"
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, {platform.platform()}, /dev/kvm: {'present (bulwarkd uses it only if QEMU can)' if os.path.exists('/dev/kvm') else 'absent (TCG)'}"
 
 
 def main():
