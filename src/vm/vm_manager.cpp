@@ -421,8 +421,8 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         options.argv = build_qemu_argv(spec);
     }
     // 'starting' is durable before QEMU exists, so a crash at any later point leaves a row
-    // that reconcile() finds (and it finds the QEMU by its run directory if the pid below
-    // was never written).
+    // that reconcile() finds (and it finds the QEMU by its cgroup, or an unjailed one by its
+    // run directory, if the pid below was never written).
     TRY(m_db.exec("UPDATE vms SET state = 'starting', pid = NULL, accel = ?, jail_uid = ? WHERE id = ?",
         {accel_name(), jail_uid == 0 ? SqlValue(nullptr) : SqlValue(jail_uid), rec.id}));
     auto child = Child::spawn(options);
