@@ -18,9 +18,9 @@ step "building (Release)"
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBULWARK_TESTS=OFF >/dev/null
 ninja -C build-release >/dev/null
 if [[ -w "$PREFIX/bin" ]]; then
-  install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer "$PREFIX/bin/"
+  install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer build-release/src/bulwark-inspect "$PREFIX/bin/"
 else
-  sudo install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer "$PREFIX/bin/"
+  sudo install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer build-release/src/bulwark-inspect "$PREFIX/bin/"
 fi
 export PATH="$PREFIX/bin:$PATH"
 echo "installed: $(command -v bulwark) $(command -v bulwarkd)"
