@@ -74,10 +74,20 @@ TEST_F(HostileImage, CorruptQcow2IsRefusedCleanly)
 TEST_F(HostileImage, GarbageAndForeignFilesystemsAreNotAdmitted)
 {
     h.start_daemon();
+    // A policy that refuses what Bulwark cannot read (the default only warns, so that EFI
+    // system partitions and blank disks pass).
+    std::string strict = h.dir() + "/strict.toml";
+    {
+        std::ofstream f(strict);
+        f << "[findings]\nrefuse = [\"secret.*\", \"disk.*\"]\n";
+    }
     // Random bytes: no partition table, no filesystem.
     std::string garbage = h.dir() + "/garbage.raw";
     ASSERT_EQ(run({"dd", "if=/dev/urandom", "of=" + garbage, "bs=1M", "count=8", "status=none"}).code, 0);
-    auto r = h.cli({"image", "scan", garbage, "--format", "json"});
+    auto warned = h.cli({"image", "scan", garbage});
+    EXPECT_EQ(warned.code, 0) << "the default policy warns about an unreadable disk: " << warned.output;
+    EXPECT_NE(warned.output.find("disk.no-filesystem"), std::string::npos) << warned.output;
+    auto r = h.cli({"image", "scan", garbage, "--format", "json", "--policy", strict});
     EXPECT_EQ(r.code, 9) << r.output.substr(0, 2000);
     auto j = parse_json(r.output, {64 << 20, 64});
     ASSERT_TRUE(j.is_ok()) << r.output.substr(0, 2000);
@@ -90,7 +100,7 @@ TEST_F(HostileImage, GarbageAndForeignFilesystemsAreNotAdmitted)
     std::string vfat = h.dir() + "/vfat.raw";
     ASSERT_EQ(run({"truncate", "-s", "64M", vfat}).code, 0);
     ASSERT_EQ(run({"mkfs.vfat", vfat}).code, 0);
-    r = h.cli({"image", "scan", vfat});
+    r = h.cli({"image", "scan", vfat, "--policy", strict});
     EXPECT_EQ(r.code, 9) << r.output;
     EXPECT_NE(r.output.find("unsupported filesystem: vfat"), std::string::npos) << r.output;
     expect_nothing_left();

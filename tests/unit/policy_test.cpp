@@ -92,7 +92,7 @@ TEST(AdmissionPolicy, IgnoredKindsAndDefaultTextParses)
         Outcome::Ignored);
     auto d = parse_policy(default_policy_text(), "default");
     ASSERT_TRUE(d.is_ok()) << d.error().message();
-    EXPECT_EQ(d.value().refuse_kinds.size(), 8u);
+    EXPECT_EQ(d.value().refuse_kinds.size(), 5u);
 }
 
 }  // namespace
