@@ -30,47 +30,58 @@ static std::optional<std::string> real_if_exists(const std::string& path)
     return real.value();
 }
 
-std::vector<BindMount> qemu_runtime_mounts(const std::string& qemu_binary, bool kvm)
+// Adds path (by its real path, once) as a bind at the same place.
+static void add_bind(std::vector<BindMount>& out, const std::string& path, bool exec)
+{
+    auto real = real_if_exists(path);
+    if (!real)
+        return;
+    for (const auto& m : out) {
+        if (m.target == *real)
+            return;
+    }
+    BindMount m;
+    m.source = *real;
+    m.target = *real;
+    m.exec = exec;
+    out.push_back(std::move(m));
+}
+
+BindMount device_mount(const std::string& path)
+{
+    BindMount m;
+    m.source = m.target = path;
+    m.device = true;
+    return m;
+}
+
+std::vector<BindMount> program_runtime_mounts(const std::string& binary)
 {
     std::vector<BindMount> out;
-    auto add = [&](const std::string& path, bool exec) {
-        auto real = real_if_exists(path);
-        if (!real)
-            return;
-        for (const auto& m : out) {
-            if (m.target == *real)
-                return;
-        }
-        BindMount m;
-        m.source = *real;
-        m.target = *real;
-        m.exec = exec;
-        out.push_back(std::move(m));
-    };
     // The binary, at its own path: QEMU finds its firmware and modules relative to it.
-    add(qemu_binary, true);
+    add_bind(out, binary, true);
     // Shared libraries (and QEMU's loadable modules below them), the dynamic loader and its
     // cache. Debian keeps them all in the multiarch directory; /lib and /lib64 become
-    // symlinks into /usr (see make_guest_jail).
-    add("/usr/lib/x86_64-linux-gnu", true);
-    add("/usr/lib64", true);
-    add("/etc/ld.so.cache", false);
+    // symlinks into /usr (runtime_symlinks).
+    add_bind(out, "/usr/lib/x86_64-linux-gnu", true);
+    add_bind(out, "/usr/lib64", true);
+    add_bind(out, "/etc/ld.so.cache", false);
+    return out;
+}
+
+std::vector<Symlink> runtime_symlinks() { return {{"/lib", "usr/lib"}, {"/lib64", "usr/lib64"}}; }
+
+std::vector<BindMount> qemu_runtime_mounts(const std::string& qemu_binary, bool kvm)
+{
+    std::vector<BindMount> out = program_runtime_mounts(qemu_binary);
     // Firmware: SeaBIOS, option ROMs, QEMU's own blobs and keymaps.
-    add("/usr/share/qemu", false);
-    add("/usr/share/seabios", false);
-    add("/usr/lib/ipxe/qemu", false);
-    for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}) {
-        BindMount m;
-        m.source = m.target = dev;
-        m.device = true;
-        out.push_back(std::move(m));
-    }
-    if (kvm) {
-        BindMount m;
-        m.source = m.target = "/dev/kvm";
-        m.device = true;
-        out.push_back(std::move(m));
-    }
+    add_bind(out, "/usr/share/qemu", false);
+    add_bind(out, "/usr/share/seabios", false);
+    add_bind(out, "/usr/lib/ipxe/qemu", false);
+    for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"})
+        out.push_back(device_mount(dev));
+    if (kvm)
+        out.push_back(device_mount("/dev/kvm"));
     return out;
 }
 
@@ -92,7 +103,7 @@ Result<GuestJail> make_guest_jail(const GuestJailConfig& config, int64_t vm_id, 
     s.limits.cpu_percent = 100 * (std::max(1u, host.cpus) + 1);
     s.limits.pids_max = config.pids_max;
     s.mounts = qemu_runtime_mounts(host.qemu_binary, host.kvm);
-    s.symlinks = {{"/lib", "usr/lib"}, {"/lib64", "usr/lib64"}};
+    s.symlinks = runtime_symlinks();
 
     jail.qemu = host;
     // QEMU runs by its real path, where qemu_runtime_mounts put it.

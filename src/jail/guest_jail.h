@@ -45,8 +45,16 @@ std::string guest_cgroup(const std::string& home, int64_t vm_id);
 std::string guest_jail_root(const std::string& home, int64_t vm_id);
 uid_t guest_uid(const GuestJailConfig& config, int64_t vm_id);
 
-// The host paths QEMU needs to run at all: its binary, the shared libraries, firmware and
-// module directories, found on this host. Directories that do not exist are left out.
+// What any dynamically linked program of this host needs in a jail: the binary itself (exec,
+// at its real path), the shared libraries and the loader cache; with runtime_symlinks()
+// for /lib and /lib64. Paths that do not exist are left out.
+std::vector<BindMount> program_runtime_mounts(const std::string& binary);
+std::vector<Symlink> runtime_symlinks();
+// A character device of the host, made anew in the jail.
+BindMount device_mount(const std::string& path);
+
+// The host paths QEMU needs to run at all: program_runtime_mounts(QEMU), its firmware
+// directories and the devices it opens.
 std::vector<BindMount> qemu_runtime_mounts(const std::string& qemu_binary, bool kvm);
 
 // Builds the jail for the guest described by host (its paths are host paths). The QEMU

@@ -50,14 +50,10 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
     // Its own binary and the shared libraries: no firmware, no devices beyond null and
     // urandom, no QEMU. A procfs of its own PID namespace, for sanitizer builds.
     std::string worker = TRY_CTX(sys::realpath(config.worker), "the inspector worker");
-    spec.mounts.push_back({worker, worker, false, false, true});
-    for (const auto& m : jail::qemu_runtime_mounts("/bin/true", false)) {
-        bool wanted = m.target == "/usr/lib/x86_64-linux-gnu" || m.target == "/usr/lib64" || m.target == "/etc/ld.so.cache"
-            || m.target == "/dev/null" || m.target == "/dev/urandom";
-        if (wanted)
-            spec.mounts.push_back(m);
-    }
-    spec.symlinks = {{"/lib", "usr/lib"}, {"/lib64", "usr/lib64"}};
+    spec.mounts = jail::program_runtime_mounts(worker);
+    spec.mounts.push_back(jail::device_mount("/dev/null"));
+    spec.mounts.push_back(jail::device_mount("/dev/urandom"));
+    spec.symlinks = jail::runtime_symlinks();
     spec.mount_proc = true;
 
     auto status = TRY(Pipe::make());

@@ -508,7 +508,7 @@ void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitSt
     // Nothing of the guest may outlive 'stopped': whatever is left in its cgroup is killed,
     // and a kill by the memory limit is said as such.
     std::string oom;
-    auto idrow = m_db.query_one("SELECT id FROM vms WHERE name = ? AND pid = ?", {name, static_cast<int64_t>(pid)});
+    auto idrow = m_db.query_one("SELECT id, ephemeral FROM vms WHERE name = ? AND pid = ?", {name, static_cast<int64_t>(pid)});
     if (idrow.is_ok() && idrow.value()) {
         int64_t id = idrow.value()->integer(0);
         if (m_cgroups && jail::cgroup_oom_kills(*m_cgroups, jail::guest_cgroup(m_config.home, id)) > 0)
@@ -517,8 +517,7 @@ void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitSt
     }
     // An ephemeral guest's writes die with it: its overlay is deleted before the guest is
     // marked stopped (a start, which needs 'stopped', cannot race with the deletion).
-    auto eph = m_db.query_one("SELECT ephemeral FROM vms WHERE name = ? AND pid = ?", {name, static_cast<int64_t>(pid)});
-    if (eph.is_ok() && eph.value() && eph.value()->integer(0) != 0) {
+    if (idrow.is_ok() && idrow.value() && idrow.value()->integer(1) != 0) {
         auto removed = sys::unlink_if_exists(overlay_path(name));
         if (removed.is_error())
             log::error("cannot discard the overlay of ephemeral guest " + name + ": " + removed.error().message());
