@@ -23,6 +23,9 @@ packages=(
   python3-jsonschema
   # the Debian test images (tests/data/make-debian-image.sh): planted SSH and PEM keys
   openssl openssh-client
+  # the virtual network (issue 5): Hyperscan prefilter, pcre for rules; tcpdump and scapy
+  # read and write the test captures independently of Bulwark's own pcap code
+  libhyperscan-dev libpcre2-dev tcpdump python3-scapy
 )
 
 missing=()

@@ -74,6 +74,12 @@ const std::map<std::string, Method>& methods()
         {"snapshot.list", {false, nullptr}},
         {"audit.tail", {false, nullptr}},
         {"audit.verify", {false, nullptr}},
+        {"vm.quarantine", {true, [](const Json& p) { return "vm:" + param(p, "name"); }}},
+        {"net.policy.apply", {true, [](const Json& p) { return "net:policy:" + param(p, "source"); }}},
+        {"net.policy.show", {false, nullptr}},
+        {"net.rules.apply", {true, [](const Json& p) { return "net:rules:" + param(p, "source"); }}},
+        {"net.status", {false, nullptr}},
+        {"net.capture", {true, [](const Json& p) { return "vm:" + param(p, "name") + "/capture"; }}},
     };
     return table;
 }
@@ -83,6 +89,14 @@ const std::map<std::string, Method>& methods()
 Json audit_detail(const Request& req)
 {
     Json d = req.params;
+    // A policy or rule file is recorded by its digest: the audit log stays small, and the file
+    // that was applied can still be proven.
+    if ((req.method == "net.policy.apply" || req.method == "net.rules.apply") && d.contains("text") && d["text"].is_string()) {
+        std::string text = d["text"].get<std::string>();
+        d.erase("text");
+        d["text_sha256"] = to_hex(Sha256::of(text));
+        d["text_bytes"] = text.size();
+    }
     if (req.method == "vm.exec" && d.contains("argv") && d["argv"].is_array()) {
         std::string joined;
         for (const auto& a : d["argv"])
@@ -107,7 +121,7 @@ Result<int64_t> int_param(const Json& p, const char* key, int64_t fallback)
 
 }  // namespace
 
-Result<Json> ApiHandlers::handle(const Request& request, const Caller& caller, std::vector<Fd>& fds)
+Result<Json> ApiHandlers::handle(const Request& request, const Caller& caller, std::vector<Fd>& fds, const ProgressSink& progress)
 {
     auto it = methods().find(request.method);
     if (it == methods().end())
@@ -117,13 +131,13 @@ Result<Json> ApiHandlers::handle(const Request& request, const Caller& caller, s
     if (caller.cred.uid != 0 && caller.cred.uid != ::getuid())
         return Error(ErrorKind::Denied, "uid " + std::to_string(caller.cred.uid) + " may not use this bulwarkd");
     if (!it->second.mutating)
-        return dispatch(request, fds);
+        return dispatch(request, fds, progress);
 
     std::string target = it->second.target(request.params);
     // Written, and durable, before the operation takes effect; no audit, no operation.
     int64_t seq = TRY_CTX(m_audit.record_intent(caller.actor, request.method, target, audit_detail(request)),
         "cannot write the audit log, so the operation was not attempted");
-    auto result = dispatch(request, fds);
+    auto result = dispatch(request, fds, progress);
     Json outcome_detail = result.is_ok() ? Json::object()
                                          : Json {{"error", result.error().message().substr(0, 2000)}, {"kind", error_kind_name(result.error().kind())}};
     auto recorded = m_audit.record_result(seq, result.is_ok() ? "ok" : "error", outcome_detail);
@@ -132,7 +146,7 @@ Result<Json> ApiHandlers::handle(const Request& request, const Caller& caller, s
     return result;
 }
 
-Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds)
+Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds, const ProgressSink& progress)
 {
     const Json& p = req.params;
     const std::string& m = req.method;
@@ -141,7 +155,9 @@ Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds)
             {"public_key", m_key.public_key_hex()}};
 
     if (m.rfind("image.", 0) == 0 && (m == "image.import" || m == "image.scan" || m == "image.report" || m == "image.sbom"))
-        return dispatch_vetting(req, fds);
+        return dispatch_vetting(req, fds, progress);
+    if (m.rfind("net.", 0) == 0 || m == "vm.quarantine")
+        return dispatch_network(req, fds);
     if (m == "vuln.update") {
         if (fds.size() != 1)
             return Error(ErrorKind::InvalidArgument, "vuln.update expects the feed (a file or a directory) as one file descriptor");
@@ -196,6 +212,15 @@ Result<Json> ApiHandlers::dispatch(const Request& req, std::vector<Fd>& fds)
         cr.cpus = TRY(int_param(p, "cpus", 1));
         cr.memory_mib = TRY(int_param(p, "memory_mib", 256));
         cr.ephemeral = json_bool_or(p, "ephemeral", false);
+        if (p.contains("nets")) {
+            if (!p["nets"].is_array() || p["nets"].size() > size_t(net::k_max_nics))
+                return Error(ErrorKind::InvalidArgument, "'nets' must be a list of at most " + std::to_string(net::k_max_nics) + " NICs");
+            for (const auto& n : p["nets"]) {
+                if (!n.is_string())
+                    return Error(ErrorKind::InvalidArgument, "each of 'nets' is a string: SEGMENT[,label=KEY=VALUE]...");
+                cr.nics.push_back(TRY(net::parse_nic_request(n.get<std::string>())));
+            }
+        }
         return m_vms.create_vm(cr);
     }
     if (m == "vm.start")
@@ -293,6 +318,14 @@ Result<std::vector<std::pair<std::string, int>>> yara_fds(const Json& p, std::ve
     return out;
 }
 
+// The worker's progress, as the control protocol reports it.
+std::function<void(const scan::ScanProgress&)> relay(const ProgressSink& progress)
+{
+    if (!progress)
+        return {};
+    return [&progress](const scan::ScanProgress& p) { progress(Progress {p.files, p.files_total, p.bytes_scanned}); };
+}
+
 std::vector<std::pair<std::string, std::string>> identities_of(const Json& report)
 {
     std::vector<std::pair<std::string, std::string>> out;
@@ -310,7 +343,7 @@ std::vector<std::pair<std::string, std::string>> identities_of(const Json& repor
 
 }  // namespace
 
-Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& fds)
+Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& fds, const ProgressSink& progress)
 {
     const Json& p = req.params;
     const std::string& m = req.method;
@@ -335,6 +368,7 @@ Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& 
         vr.yara = TRY(yara_fds(p, fds, first_yara));
         vr.policy_text = param(p, "policy");
         vr.policy_name = param(p, "policy_name");
+        vr.progress = relay(progress);
         TRY(scan::Vetting::policy_of(vr));  // a bad policy is refused before any work
         Json summary;
         ir.vet = [&](int disk_fd, const Json& image) -> Result<ImportVetting> {
@@ -392,6 +426,7 @@ Result<Json> ApiHandlers::dispatch_vetting(const Request& req, std::vector<Fd>& 
         }
         vr.yara = TRY(yara_fds(p, fds, first_yara));
         vr.content = !json_bool_or(p, "inventory_only", false);
+        vr.progress = relay(progress);
         if (fds.size() != first_yara + vr.yara.size())
             return Error(ErrorKind::InvalidArgument, "image.scan got more file descriptors than it uses");
         return m_vetting.vet(vr);

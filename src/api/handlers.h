@@ -35,11 +35,15 @@ public:
     {
     }
 
-    Result<Json> handle(const Request& request, const Caller& caller, std::vector<Fd>& fds);
+    // progress, when set, receives how far image.scan and image.import have got; other
+    // methods do not report progress.
+    Result<Json> handle(const Request& request, const Caller& caller, std::vector<Fd>& fds, const ProgressSink& progress = {});
 
 private:
-    Result<Json> dispatch(const Request& request, std::vector<Fd>& fds);
-    Result<Json> dispatch_vetting(const Request& request, std::vector<Fd>& fds);
+    Result<Json> dispatch(const Request& request, std::vector<Fd>& fds, const ProgressSink& progress);
+    Result<Json> dispatch_vetting(const Request& request, std::vector<Fd>& fds, const ProgressSink& progress);
+    // net.* and vm.quarantine (api/net_handlers.cpp).
+    Result<Json> dispatch_network(const Request& request, std::vector<Fd>& fds);
 
     VmManager& m_vms;
     ImageStore& m_images;

@@ -16,14 +16,41 @@ Result<Request> parse_request(const std::string& line)
             return Error(ErrorKind::InvalidArgument, "bad request: params must be an object");
         req.params = doc["params"];
     }
+    if (doc.contains("progress")) {
+        if (!doc["progress"].is_boolean())
+            return Error(ErrorKind::InvalidArgument, "bad request: progress must be true or false");
+        req.progress = doc["progress"].get<bool>();
+    }
     return req;
 }
 
 std::string encode_request(const Request& request)
 {
     Json params = request.params.is_null() ? Json::object() : request.params;
-    return json_dump(Json {{"method", request.method}, {"params", params}}) + "\n";
+    Json doc {{"method", request.method}, {"params", params}};
+    // Only when asked for, so a request reads exactly as before to a bulwarkd that predates it.
+    if (request.progress)
+        doc["progress"] = true;
+    return json_dump(doc) + "\n";
 }
+
+std::optional<Progress> Progress::from_json(const Json& doc)
+{
+    if (!doc.is_object())
+        return std::nullopt;
+    Progress p;
+    const std::pair<const char*, uint64_t*> fields[] {{"files", &p.files}, {"files_total", &p.files_total}, {"bytes", &p.bytes}};
+    for (auto [key, field] : fields) {
+        if (!doc.contains(key) || !doc[key].is_number_unsigned())
+            return std::nullopt;
+        *field = doc[key].get<uint64_t>();
+    }
+    if (p.files > p.files_total)
+        return std::nullopt;
+    return p;
+}
+
+std::string encode_progress(const Progress& progress) { return json_dump(Json {{"progress", progress.to_json()}}) + "\n"; }
 
 std::string encode_response(const Result<Json>& result)
 {
@@ -37,9 +64,10 @@ std::string encode_response(const Result<Json>& result)
     return json_dump(doc) + "\n";
 }
 
-Result<Json> decode_response(const std::string& line)
+namespace {
+
+Result<Json> decode_answer(const Json& doc)
 {
-    auto doc = TRY_CTX(parse_json(line, {k_max_response_bytes, 64}), "bad response from bulwarkd");
     if (!doc.is_object() || !doc.contains("ok") || !doc["ok"].is_boolean())
         return Error(ErrorKind::Internal, "bad response from bulwarkd");
     if (doc["ok"].get<bool>())
@@ -47,6 +75,33 @@ Result<Json> decode_response(const std::string& line)
     const Json& err = doc.contains("error") ? doc["error"] : Json::object();
     auto kind = error_kind_from_name(json_string_or(err, "kind", "internal")).value_or(ErrorKind::Internal);
     return Error(kind, json_string_or(err, "message", "unknown error"));
+}
+
+}  // namespace
+
+ResponseLine decode_response_line(const std::string& line)
+{
+    ResponseLine out;
+    auto doc = parse_json(line, {k_max_response_bytes, 64});
+    if (doc.is_error()) {
+        out.result = doc.release_error().with_context("bad response from bulwarkd");
+        return out;
+    }
+    const Json& j = doc.value();
+    if (j.is_object() && j.contains("progress") && !j.contains("ok")) {
+        // Progress is only shown, so a line that does not read is skipped, not an error.
+        out.interim = true;
+        out.progress = Progress::from_json(j["progress"]);
+        return out;
+    }
+    out.result = decode_answer(j);
+    return out;
+}
+
+Result<Json> decode_response(const std::string& line)
+{
+    auto doc = TRY_CTX(parse_json(line, {k_max_response_bytes, 64}), "bad response from bulwarkd");
+    return decode_answer(doc);
 }
 
 }  // namespace bulwark

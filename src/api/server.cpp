@@ -17,6 +17,37 @@ using namespace std::chrono_literals;
 
 static constexpr int k_max_connections = 64;
 
+namespace {
+
+// The interim progress lines of one request. At most k_progress_lines_per_second are sent,
+// and only while the client keeps reading: a line that would have to wait for room in the
+// socket is dropped, so a client that stops reading never stalls the operation. Called on
+// the request's own thread.
+class ProgressWriter {
+public:
+    explicit ProgressWriter(LineChannel& channel) : m_channel(channel) {}
+    void operator()(const Progress& progress)
+    {
+        auto now = std::chrono::steady_clock::now();
+        if (m_broken || (m_sent_any && now - m_last < std::chrono::milliseconds(1000 / k_progress_lines_per_second)))
+            return;
+        struct pollfd pfd {m_channel.fd(), POLLOUT, 0};
+        if (::poll(&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0)
+            return;
+        m_broken = m_channel.write(encode_progress(progress)).is_error();
+        m_sent_any = true;
+        m_last = now;
+    }
+
+private:
+    LineChannel& m_channel;
+    std::chrono::steady_clock::time_point m_last;
+    bool m_sent_any = false;
+    bool m_broken = false;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<ApiServer>> ApiServer::create(const std::string& socket_path, ApiHandlers& handlers)
 {
     // 0600: only the daemon's own user can connect; peer credentials are checked again.
@@ -75,11 +106,15 @@ void ApiServer::serve(Fd connection)
         return;
     }
     Caller caller {cred.value(), describe_caller(cred.value())};
+    ProgressWriter writer(channel);
+    ProgressSink progress;
+    if (request.value().progress)
+        progress = std::ref(writer);
     // Exceptions from dependencies are caught here, at the edge: a request can fail, the
     // daemon cannot.
     Result<Json> result = Error(ErrorKind::Internal, "unreachable");
     try {
-        result = m_handlers.handle(request.value(), caller, fds);
+        result = m_handlers.handle(request.value(), caller, fds, progress);
     } catch (const std::exception& e) {
         log::error("internal error in " + request.value().method + ": " + e.what());
         result = Error(ErrorKind::Internal, std::string("internal error: ") + e.what());

@@ -14,6 +14,7 @@
 #include "base/paths.h"
 #include "base/system.h"
 #include "cli/client.h"
+#include "cli/net_commands.h"
 #include "cli/output.h"
 #include "report/render.h"
 
@@ -111,6 +112,20 @@ VoidResult add_backing_chain(const std::string& image, Json& params, std::vector
     if (!names.empty())
         params["backing"] = names;
     return {};
+}
+
+// An image scan or import, with a progress bar on stderr when a person is watching: human
+// output (not --json, not SARIF) and both stdout and stderr on a terminal. Piped, nothing is
+// drawn and the request does not ask for progress lines.
+Result<Json> call_with_progress(Client& client, const std::string& method, const Json& params, const std::vector<int>& fds,
+    bool human, const std::string& label)
+{
+    if (!human || !::isatty(STDERR_FILENO) || !::isatty(STDOUT_FILENO))
+        return client.call(method, params, fds);
+    ProgressBar bar(STDERR_FILENO, label);
+    auto r = client.call(method, params, fds, [&bar](const Progress& p) { bar.update(p.files, p.files_total, p.bytes); });
+    bar.clear();
+    return r;
 }
 
 // The admission policy (read here, sent as text) and YARA rule files (opened here, passed as
@@ -240,6 +255,10 @@ int main(int argc, char** argv)
     auto* vm_events = vm->add_subcommand("events", "recent guest events (started, stopped, crashed, ...)");
     vm_events->add_option("name", vm_name, "only this guest");
     vm_events->add_option("-n,--count", ev_count, "how many (default 20)");
+    std::vector<std::string> vm_nets;
+    vm_create->add_option("--net", vm_nets, "a NIC on segment SEGMENT, with labels for the policy: SEGMENT[,label=KEY=VALUE]... (repeatable)");
+    NetCommands net;
+    add_net_commands(app, *vm, net);
 
     // snapshot
     auto* snap = app.add_subcommand("snapshot", "snapshots of a guest: create, list, revert, rm");
@@ -276,6 +295,8 @@ int main(int argc, char** argv)
     if (auto real = sys::realpath(ctx.home); real.is_ok())
         ctx.home = real.value();
     Client client(ctx.home);
+    if (auto code = run_net_commands(net, client, ctx.json, [](const Error& e) { return fail(e); }))
+        return *code;
 
     auto simple = [&](const std::string& method, const Json& params, auto&& human) -> int {
         auto r = client.call(method, params);
@@ -316,7 +337,7 @@ int main(int argc, char** argv)
             params["cmdline"] = img_cmdline;
         if (auto r = add_vetting_inputs(params, files, raw, policy_file, yara_files); r.is_error())
             return fail(r.error());
-        auto r = client.call("image.import", params, raw);
+        auto r = call_with_progress(client, "image.import", params, raw, !ctx.json, "importing " + sys::basename(img_file));
         if (r.is_error())
             return fail(r.error());
         if (ctx.json) {
@@ -356,12 +377,8 @@ int main(int argc, char** argv)
             if (auto r = add_vetting_inputs(params, files, raw, policy_file, yara_files); r.is_error())
                 return fail(r.error());
         }
-        bool tty = ::isatty(STDERR_FILENO) && !ctx.json && img_scan->parsed();
-        if (tty)
-            std::fprintf(stderr, "scanning %s ...", img_ref.c_str());
-        auto r = client.call(method, params, raw);
-        if (tty)
-            std::fprintf(stderr, "\r\033[K");
+        bool human = !ctx.json && scan_format == "table" && img_scan->parsed();
+        auto r = call_with_progress(client, method, params, raw, human, "scanning " + (is_file ? sys::basename(img_ref) : img_ref));
         if (r.is_error())
             return fail(r.error());
         const Json& report = r.value();
@@ -451,7 +468,10 @@ int main(int argc, char** argv)
         int64_t memory = parse_memory_mib(vm_memory);
         if (memory < 0)
             return fail(Error(ErrorKind::InvalidArgument, "--memory must be a size like 512, 512M or 2G"));
-        return simple("vm.create", {{"name", vm_name}, {"image", vm_image}, {"cpus", vm_cpus}, {"memory_mib", memory}, {"ephemeral", vm_ephemeral}}, vm_summary);
+        Json params {{"name", vm_name}, {"image", vm_image}, {"cpus", vm_cpus}, {"memory_mib", memory}, {"ephemeral", vm_ephemeral}};
+        if (!vm_nets.empty())
+            params["nets"] = vm_nets;
+        return simple("vm.create", params, vm_summary);
     }
     if (vm_start->parsed())
         return simple("vm.start", {{"name", vm_name}}, vm_summary);

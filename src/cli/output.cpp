@@ -1,7 +1,12 @@
 #include "cli/output.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+
+#include "base/printable.h"
 
 namespace bulwark::cli {
 
@@ -44,6 +49,71 @@ std::string human_size(int64_t bytes)
     char buf[32];
     std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
     return buf;
+}
+
+std::string progress_line(const std::string& label, uint64_t files, uint64_t files_total, uint64_t bytes, size_t width)
+{
+    using ull = unsigned long long;
+    char counts[96];
+    std::string out = label;
+    if (files_total > 0) {
+        // The bar comes first and keeps its width, so it does not jump about as the counts
+        // grow; the counts get 36 columns after it (" 100%  100000/100000 files  2845 MB").
+        size_t room = width > out.size() + 36 ? width - out.size() - 36 : 0;
+        if (room >= 14) {
+            size_t cells = std::min<size_t>(30, room - 4);
+            size_t done = static_cast<size_t>(std::min(files, files_total) * cells / files_total);
+            out += "  [" + std::string(done, '#') + std::string(cells - done, '-') + "]";
+        }
+        std::snprintf(counts, sizeof counts, " %3llu%%  %llu/%llu files  %llu MB", static_cast<ull>(std::min<uint64_t>(100, files * 100 / files_total)),
+            static_cast<ull>(files), static_cast<ull>(files_total), static_cast<ull>(bytes / 1000000));
+    } else {
+        std::snprintf(counts, sizeof counts, "  %llu files  %llu MB", static_cast<ull>(files), static_cast<ull>(bytes / 1000000));
+    }
+    out += counts;
+    if (out.size() > width)
+        out.resize(width);
+    return out;
+}
+
+namespace {
+
+// The columns a line may use: one short of the edge, because a line that fills it wraps on
+// some terminals, and a carriage return then no longer reaches its start.
+size_t usable_width(int fd)
+{
+    struct winsize ws {};
+    size_t columns = ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+    return columns - 1;
+}
+
+}  // namespace
+
+ProgressBar::ProgressBar(int fd, std::string label)
+    : m_fd(fd)
+    , m_label(printable_text(label, 200))
+{
+    draw((m_label + " ...").substr(0, usable_width(m_fd)));
+}
+
+void ProgressBar::update(uint64_t files, uint64_t files_total, uint64_t bytes)
+{
+    draw(progress_line(m_label, files, files_total, bytes, usable_width(m_fd)));
+}
+
+void ProgressBar::clear()
+{
+    if (!m_shown)
+        return;
+    draw("");
+    m_shown = false;
+}
+
+void ProgressBar::draw(const std::string& line)
+{
+    std::string out = "\r" + line + "\033[K";
+    (void)!::write(m_fd, out.data(), out.size());
+    m_shown = !line.empty();
 }
 
 int64_t parse_memory_mib(const std::string& text)

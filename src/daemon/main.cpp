@@ -20,6 +20,7 @@
 #include "base/system.h"
 #include "crypto/signing_key.h"
 #include "image/image_store.h"
+#include "net/network.h"
 #include "store/db.h"
 #include "scan/vetting.h"
 #include "vm/vm_manager.h"
@@ -46,6 +47,7 @@ Every guest's QEMU runs jailed (docs/jail.md), which needs root: BULWARK_JAILER 
 bulwark-jailer beside bulwarkd), BULWARK_JAIL_UID_BASE (a guest's uid is this plus its id;
 default 2000000000), BULWARK_JAIL=off runs QEMU unjailed (insecure: for benchmarks only).
 BULWARK_INSPECTOR: the image inspector worker (default: bulwark-inspect beside bulwarkd);
+BULWARK_SWITCH: the switch worker (default: bulwark-switch beside bulwarkd);
 BULWARK_INSPECT_TIMEOUT: seconds an inspection may take before it is killed (default 1800).
 )";
 
@@ -167,11 +169,33 @@ int run_daemon(const Options& opt, int ready_fd)
     ImageStore images(*db.value(), key.value(), home + "/images", config.qemu_img);
     if (auto r = images.initialise(); r.is_error())
         return fail(r.error());
+    // The virtual network: bulwark-switch beside bulwarkd, in a jail of its own (the uid just
+    // below the inspector's). Declared before the guests so that it outlives their manager.
+    net::NetworkConfig netconfig;
+    netconfig.home = home;
+    netconfig.jailer_binary = config.jailer_binary;
+    netconfig.jailed = config.jail;
+    netconfig.uid = config.jail_config.uid_base - 1;
+    if (const char* w = std::getenv("BULWARK_SWITCH"); w && *w) {
+        netconfig.switch_binary = w;
+    } else {
+        auto self = sys::realpath("/proc/self/exe");
+        netconfig.switch_binary = sys::dirname(self.is_ok() ? self.value() : std::string("/usr/local/bin/bulwarkd")) + "/bulwark-switch";
+    }
+    netconfig.socket_path = [home](int64_t vm_id, int64_t index) {
+        return home + "/run/" + std::to_string(vm_id) + "/net" + std::to_string(index) + ".sock";
+    };
+    auto network = net::Network::create(*db.value(), netconfig);
+    if (network.is_error())
+        return fail(network.error());
     auto vms = VmManager::create(*db.value(), images, config);
     if (vms.is_error())
         return fail(vms.error());
+    vms.value()->set_network(network.value().get());
     if (auto r = vms.value()->reconcile(); r.is_error())
         return fail(r.error());
+    if (auto r = network.value()->resume(); r.is_error())
+        log::error("the switch worker could not be started: " + r.error().message() + "; guests run without network");
 
     // The image inspector: bulwark-inspect beside bulwarkd, in a jail of its own (the uid
     // just below the guests' range is the inspector's), with a deadline.

@@ -126,6 +126,8 @@ Result<GuestJail> make_guest_jail(const GuestJailConfig& config, int64_t vm_id, 
     bind(run_dir, k_jail_run, true);
     jail.qemu.qmp_socket = std::string(k_jail_run) + "/qmp.sock";
     jail.qemu.agent_socket = std::string(k_jail_run) + "/qga.sock";
+    for (size_t i = 0; i < jail.qemu.nics.size(); ++i)
+        jail.qemu.nics[i].socket = std::string(k_jail_run) + "/net" + std::to_string(i) + ".sock";
     jail.run_dir = run_dir;
     return jail;
 }

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -361,6 +362,35 @@ void run_jailer(const JailSpec& spec)
     char* envp[] = {nullptr};
     ::execve(argv[0], argv.data(), envp);
     fail_errno("exec", "cannot run " + spec.argv[0]);
+}
+
+std::string read_status(int fd, std::chrono::milliseconds timeout)
+{
+    std::string report;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return report.empty() ? "the jailer did not finish within " + std::to_string(timeout.count()) + " ms" : report;
+        struct pollfd pfd {fd, POLLIN, 0};
+        int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            continue;
+        char buf[512];
+        ssize_t got = ::read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        report.append(buf, static_cast<size_t>(got));
+        if (report.size() > 4096)
+            break;
+    }
+    while (!report.empty() && report.back() == '\n')
+        report.pop_back();
+    return report;
 }
 
 }  // namespace bulwark::jail

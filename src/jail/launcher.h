@@ -10,6 +10,9 @@
 // they exist only in the jail's own mount namespace and vanish with it.
 #pragma once
 
+#include <chrono>
+#include <string>
+
 #include "jail/jail_spec.h"
 
 namespace bulwark::jail {
@@ -19,5 +22,9 @@ inline constexpr int k_jail_failed = 125;
 
 // Runs the steps for spec; never returns (execs the program, or exits).
 [[noreturn]] void run_jailer(const JailSpec& spec);
+
+// bulwarkd's side of the status fd: what the jailer reported ("" when the program was exec'd,
+// which closes the fd), or a timeout message.
+std::string read_status(int fd, std::chrono::milliseconds timeout);
 
 }  // namespace bulwark::jail

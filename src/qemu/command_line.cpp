@@ -45,6 +45,13 @@ std::vector<std::string> build_qemu_argv(const QemuLaunchSpec& spec)
                                 "-chardev", "socket,id=qga0,path=" + spec.agent_socket + ",server=on,wait=off",
                                 "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0"});
     argv.insert(argv.end(), {"-device", "virtio-rng-pci"});
+    // Network: QEMU is the listening side, so it survives switch restarts (it accepts again).
+    // No option ROM: nothing boots from the network.
+    for (size_t i = 0; i < spec.nics.size(); ++i) {
+        std::string id = "net" + std::to_string(i);
+        argv.insert(argv.end(), {"-netdev", "stream,id=" + id + ",server=on,addr.type=unix,addr.path=" + spec.nics[i].socket,
+                                    "-device", "virtio-net-pci,netdev=" + id + ",mac=" + spec.nics[i].mac + ",romfile="});
+    }
     argv.insert(argv.end(), {"-qmp", "unix:" + spec.qmp_socket + ",server=on,wait=off"});
     if (!spec.loadvm.empty())
         argv.insert(argv.end(), {"-loadvm", spec.loadvm});

@@ -6,6 +6,13 @@
 
 namespace bulwark {
 
+// A NIC on Bulwark's switch: QEMU listens on a unix socket (-netdev stream) that bulwarkd
+// connects to and hands to the switch worker.
+struct QemuNic {
+    std::string socket;
+    std::string mac;
+};
+
 struct QemuLaunchSpec {
     std::string qemu_binary;
     std::string name;
@@ -21,6 +28,7 @@ struct QemuLaunchSpec {
     std::string agent_socket;
     std::string console_log;
     std::string loadvm;         // snapshot tag to restore at start, or empty
+    std::vector<QemuNic> nics;
 };
 
 // The node name of the guest's writable disk (snapshots are taken on it).

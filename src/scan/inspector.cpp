@@ -34,6 +34,24 @@ struct Pipe {
 
 }  // namespace
 
+std::optional<ScanProgress> parse_worker_progress(const std::string& line, const ScanProgress& last)
+{
+    auto doc = parse_json(line, {4096, 4});
+    if (doc.is_error() || !doc.value().is_object())
+        return std::nullopt;
+    const Json& j = doc.value();
+    ScanProgress p;
+    const std::pair<const char*, uint64_t*> fields[] {{"files", &p.files}, {"files_total", &p.files_total}, {"bytes", &p.bytes_scanned}};
+    for (auto [key, field] : fields) {
+        if (!j.contains(key) || !j[key].is_number_unsigned())
+            return std::nullopt;
+        *field = j[key].get<uint64_t>();
+    }
+    if (p.files > p.files_total || p.files < last.files || p.files_total < last.files_total || p.bytes_scanned < last.bytes_scanned)
+        return std::nullopt;
+    return p;
+}
+
 Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& input)
 {
     jail::CgroupLayout layout;
@@ -107,6 +125,7 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
     // deadline passes.
     auto deadline = std::chrono::steady_clock::now() + config.timeout;
     std::string report, step, progress_buf;
+    ScanProgress last_progress;
     bool output_open = true, status_open = true, progress_open = true;
     bool too_big = false, timed_out = false;
     while (output_open || status_open) {
@@ -146,10 +165,13 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
             drain(2, progress_open, progress_buf, 1 << 20);
             size_t nl;
             while ((nl = progress_buf.find('\n')) != std::string::npos) {
-                auto line = parse_json(progress_buf.substr(0, nl), {4096, 4});
+                auto line = parse_worker_progress(progress_buf.substr(0, nl), last_progress);
                 progress_buf.erase(0, nl + 1);
-                if (line.is_ok() && input.progress)
-                    input.progress(line.value());
+                if (!line)
+                    continue;
+                last_progress = *line;
+                if (input.progress)
+                    input.progress(last_progress);
             }
             if (progress_buf.size() > 65536)
                 progress_buf.clear();

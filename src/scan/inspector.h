@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/json.h"
 #include "base/result.h"
+#include "scan/image_scan.h"
 
 namespace bulwark::scan {
 
@@ -29,7 +31,9 @@ struct InspectorInput {
     int image_fd = -1;
     std::vector<std::pair<std::string, int>> backing;  // name in the image -> fd
     std::vector<std::pair<std::string, int>> yara;     // rule file name -> fd
-    std::function<void(const Json&)> progress;         // {files, files_total, bytes}
+    // The worker's progress lines, checked: well-formed, files within files_total, and no
+    // count going down; any other line is ignored. Called on the caller's thread.
+    std::function<void(const ScanProgress&)> progress;
     bool content = true;                               // false: inventory only
 };
 
@@ -37,5 +41,11 @@ struct InspectorInput {
 // that fails, dies (memory limit) or runs past the deadline is an error naming what
 // happened; nothing of it is left behind (cgroup, jail directory, process).
 Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& input);
+
+// One line of the worker's progress pipe, {"files": N, "files_total": N, "bytes": N}. The
+// worker reads hostile bytes, so a line is taken only if it parses (4 KiB, depth 4), every
+// count is a non-negative integer, files is within files_total, and no count is below the
+// last line taken; otherwise nullopt, and the line is ignored.
+std::optional<ScanProgress> parse_worker_progress(const std::string& line, const ScanProgress& last);
 
 }  // namespace bulwark::scan

@@ -20,6 +20,7 @@ Result<Json> Vetting::vet(const VetRequest& request)
     input.yara = request.yara;
     input.backing = request.backing;
     input.content = request.content;
+    input.progress = request.progress;
     Json worker = TRY(run_inspector(m_config, input));
     auto index = TRY(m_feed.index());
     AssessInput a;

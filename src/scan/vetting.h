@@ -3,6 +3,7 @@
 // and applies the admission policy. The result is a scan report (docs/scan-report.md).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct VetRequest {
     std::string policy_text;                        // TOML; empty: the built-in default
     std::string policy_name;                        // for the report ("ops.toml")
     bool content = true;                            // false: inventory, configuration and vulnerabilities only
+    std::function<void(const ScanProgress&)> progress;  // how far the worker has got (optional)
 };
 
 class Vetting {

@@ -129,6 +129,32 @@ static const char* const k_migrations[] = {
         errors INTEGER NOT NULL
     );
     )sql",
+    // 4: the virtual network. Segments (one subnet each), every guest NIC with the MAC and
+    // address bulwarkd assigned and the labels the policy matches, the applied policy and
+    // IDS rules, and each guest's quarantine flag (which survives restarts).
+    R"sql(
+    CREATE TABLE net_segments (
+        name TEXT PRIMARY KEY,
+        subnet TEXT NOT NULL UNIQUE,
+        server_mac TEXT NOT NULL
+    );
+    CREATE TABLE vm_nics (
+        vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        segment TEXT NOT NULL REFERENCES net_segments(name),
+        mac TEXT NOT NULL UNIQUE,
+        ip TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        PRIMARY KEY (vm_id, idx),
+        UNIQUE (segment, ip)
+    );
+    CREATE TABLE net_config (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    ALTER TABLE vms ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 Result<std::unique_ptr<Db>> Db::open(const std::string& path)

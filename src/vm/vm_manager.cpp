@@ -18,6 +18,7 @@
 #include "base/time.h"
 #include "image/image_store.h"
 #include "image/overlay.h"
+#include "jail/launcher.h"
 #include "qemu/command_line.h"
 #include "qemu/qmp.h"
 #include "store/db.h"
@@ -190,11 +191,19 @@ Result<Json> VmManager::create_vm(const CreateVmRequest& req)
     // A directory without a database row is debris from a crash; it holds nothing of value.
     TRY(sys::remove_tree(dir));
     TRY(sys::mkdirs(dir, 0700));
+    if (!req.nics.empty() && !m_network)
+        return Error(ErrorKind::Unavailable, "this daemon has no network: guests cannot have --net");
     auto made = [&]() -> VoidResult {
         TRY(create_overlay(verified, overlay_path(req.name)));
-        TRY(m_db.exec("INSERT INTO vms (name, image_id, cpus, memory_mib, ephemeral, state, accel, created) VALUES (?, ?, ?, ?, ?, 'stopped', ?, ?)",
-            {req.name, image.id, req.cpus, req.memory_mib, static_cast<int64_t>(req.ephemeral), accel_name(), now_rfc3339()}));
-        return {};
+        // The guest's row and its addresses are one transaction: no guest without the NICs it
+        // asked for, no address held by a guest that was never created.
+        return m_db.transaction([&]() -> VoidResult {
+            TRY(m_db.exec("INSERT INTO vms (name, image_id, cpus, memory_mib, ephemeral, state, accel, created) VALUES (?, ?, ?, ?, ?, 'stopped', ?, ?)",
+                {req.name, image.id, req.cpus, req.memory_mib, static_cast<int64_t>(req.ephemeral), accel_name(), now_rfc3339()}));
+            if (!req.nics.empty())
+                TRY(m_network->add_nics(m_db.last_insert_rowid(), req.nics));
+            return {};
+        });
     }();
     if (made.is_error()) {
         (void)sys::remove_tree(dir);
@@ -202,6 +211,24 @@ Result<Json> VmManager::create_vm(const CreateVmRequest& req)
     }
     add_event(req.name, "created", "from image " + image.ref() + (req.ephemeral ? " (ephemeral)" : ""));
     return describe(TRY(load(req.name)));
+}
+
+Result<int64_t> VmManager::id_of(const std::string& name)
+{
+    return TRY(load(name)).id;
+}
+
+Result<Json> VmManager::quarantine(const std::string& name, bool quarantined)
+{
+    if (!m_network)
+        return Error(ErrorKind::Unavailable, "this daemon has no network");
+    auto rt = runtime(name);
+    std::lock_guard op(rt->op);
+    VmRecord rec = TRY(load(name));
+    TRY(m_network->set_quarantine(rec.id, quarantined));
+    add_event(name, quarantined ? "quarantined" : "released",
+        quarantined ? "its ports reach analysis ports only" : "its ports are back under the segment policy");
+    return describe(rec);
 }
 
 std::string VmManager::image_ref(int64_t image_id)
@@ -222,6 +249,16 @@ Json VmManager::describe(const VmRecord& rec, const std::string& image)
         {"stopped", rec.stopped.empty() ? Json(nullptr) : Json(rec.stopped)},
         {"pid", rec.state == "stopped" ? Json(nullptr) : Json(rec.pid)}};
     j["image"] = image;
+    if (m_network) {
+        Json nics = Json::array();
+        if (auto list = m_network->nics(rec.id); list.is_ok()) {
+            for (const auto& nic : list.value())
+                nics.push_back(nic.to_json());
+        }
+        j["nics"] = nics;
+        auto q = m_db.query_one("SELECT quarantined FROM vms WHERE id = ?", {rec.id});
+        j["quarantined"] = q.is_ok() && q.value() && q.value()->integer(0) != 0;
+    }
     if (rec.state != "stopped") {
         j["jail"] = rec.jail_uid == 0 ? Json(nullptr)
                                       : Json {{"uid", rec.jail_uid}, {"gid", rec.jail_uid},
@@ -311,35 +348,6 @@ static std::string tail_of_file(const std::string& path, size_t bytes)
 }
 
 // Reads the jailer's report: empty when every step succeeded (the pipe closed at exec).
-static std::string read_jail_status(int fd, std::chrono::milliseconds timeout)
-{
-    std::string report;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0)
-            return report.empty() ? "the jailer did not finish within " + std::to_string(timeout.count()) + " ms" : report;
-        struct pollfd pfd {fd, POLLIN, 0};
-        int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            continue;
-        char buf[512];
-        ssize_t got = ::read(fd, buf, sizeof buf);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        report.append(buf, static_cast<size_t>(got));
-        if (report.size() > 4096)
-            break;
-    }
-    while (!report.empty() && report.back() == '\n')
-        report.pop_back();
-    return report;
-}
-
 Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std::string& loadvm)
 {
     std::string qemu = TRY_CTX(sys::find_executable(m_config.qemu_binary),
@@ -388,6 +396,10 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
     spec.agent_socket = rundir + "/qga.sock";
     spec.console_log = console;
     spec.loadvm = loadvm;
+    if (m_network) {
+        for (const auto& nic : TRY(m_network->nics(rec.id)))
+            spec.nics.push_back({m_network->socket_path(rec.id, nic.index), nic.mac});
+    }
 
     SpawnOptions options;
     options.env = minimal_env();
@@ -452,7 +464,7 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
         r.is_error())
         return fail("cannot record QEMU's pid: " + r.error().message());
     if (status_read.valid()) {
-        auto report = read_jail_status(status_read.get(), 10s);
+        auto report = jail::read_status(status_read.get(), 10s);
         if (!report.empty())
             return fail("the jail could not be built: " + report);
     }
@@ -480,6 +492,12 @@ Result<Json> VmManager::start_locked(const VmRecord& rec, Runtime& rt, const std
     watch(rec.name, pid, std::move(pidfd), rt);
     add_event(rec.name, "started", std::string("QEMU pid ") + std::to_string(pid) + " (" + accel_name() + ")"
             + (loadvm.empty() ? "" : ", restored from snapshot " + loadvm));
+    if (m_network && !spec.nics.empty()) {
+        // QEMU listens on its NIC sockets before QMP answers. A guest whose ports could not be
+        // connected runs without network (a cable unplugged), and says so.
+        if (auto attached = m_network->attach(rec.id, rec.name); attached.is_error())
+            add_event(rec.name, "network-failed", attached.error().message());
+    }
     return describe(TRY(load(rec.name)));
 }
 
@@ -514,6 +532,8 @@ void VmManager::on_exit(const std::string& name, pid_t pid, std::optional<ExitSt
         if (m_cgroups && jail::cgroup_oom_kills(*m_cgroups, jail::guest_cgroup(m_config.home, id)) > 0)
             oom = "; the kernel killed it at the jail's memory limit";
         clean_up_jail(id);
+        if (m_network)
+            m_network->detach(id);
     }
     // An ephemeral guest's writes die with it: its overlay is deleted before the guest is
     // marked stopped (a start, which needs 'stopped', cannot race with the deletion).

@@ -25,6 +25,7 @@
 #include "jail/cgroup.h"
 #include "jail/guest_jail.h"
 #include "qemu/guest_agent.h"
+#include "net/network.h"
 #include "vm/monitor.h"
 
 namespace bulwark {
@@ -54,6 +55,7 @@ struct CreateVmRequest {
     int64_t cpus = 1;
     int64_t memory_mib = 256;
     bool ephemeral = false;
+    std::vector<net::NicRequest> nics;  // one per --net, on Bulwark's switch
 };
 
 struct VmRecord {
@@ -107,6 +109,14 @@ public:
 
     Result<Json> events(const std::string& vm, int64_t count);
 
+    // Moves every port of the guest into (or out of) quarantine, at once if it runs; the flag
+    // is stored, so it holds across restarts of the guest, the switch and the daemon.
+    Result<Json> quarantine(const std::string& name, bool quarantined);
+    // The network side (may be null: no guest then has a NIC).
+    void set_network(net::Network* network) { m_network = network; }
+    net::Network* network() const { return m_network; }
+    Result<int64_t> id_of(const std::string& name);
+
     std::string accel_name() const { return m_config.kvm ? "kvm" : "tcg"; }
 
 private:
@@ -147,6 +157,7 @@ private:
     // its jail directory) is removed; the guest's record is not touched.
     void clean_up_jail(int64_t vm_id);
 
+    net::Network* m_network = nullptr;
     std::optional<jail::CgroupLayout> m_cgroups;
     std::unique_ptr<ProcessMonitor> m_monitor;
     std::thread m_janitor;

@@ -230,6 +230,54 @@ TEST(Protocol, ResponsesRoundTrip)
     }
 }
 
+TEST(Protocol, ProgressLines)
+{
+    {
+        SCOPED_TRACE("RequestAsksOnlyWhenTold");
+        Request plain {"image.scan", Json::object()};
+        EXPECT_EQ(encode_request(plain).find("progress"), std::string::npos) << "a request reads as before";
+        Request asking {"image.scan", Json::object(), true};
+        auto back = parse_request(encode_request(asking));
+        ASSERT_TRUE(is_ok(back));
+        EXPECT_TRUE(back.value().progress);
+        EXPECT_FALSE(parse_request(R"({"method":"ping"})").value().progress);
+        EXPECT_TRUE(fails_with(parse_request(R"({"method":"ping","progress":1})"), ErrorKind::InvalidArgument));
+        EXPECT_TRUE(fails_with(parse_request(R"({"method":"ping","progress":"true"})"), ErrorKind::InvalidArgument));
+    }
+    {
+        SCOPED_TRACE("InterimLinesAreToldFromTheAnswer");
+        std::string line = encode_progress(Progress {3, 10, 4096});
+        EXPECT_EQ(line.back(), '\n');
+        auto decoded = decode_response_line(line.substr(0, line.size() - 1));
+        EXPECT_TRUE(decoded.interim);
+        ASSERT_TRUE(decoded.progress);
+        EXPECT_EQ(decoded.progress->files, 3u);
+        EXPECT_EQ(decoded.progress->files_total, 10u);
+        EXPECT_EQ(decoded.progress->bytes, 4096u);
+        // A result that holds a "progress" key is still the answer.
+        auto answer = decode_response_line(encode_response(Result<Json>(Json {{"progress", 1}})));
+        EXPECT_FALSE(answer.interim);
+        ASSERT_TRUE(is_ok(answer.result));
+        EXPECT_EQ(answer.result.value()["progress"], 1);
+        auto error = decode_response_line(encode_response(Result<Json>(Error(ErrorKind::NotFound, "gone"))));
+        EXPECT_FALSE(error.interim);
+        EXPECT_TRUE(fails_with(error.result, ErrorKind::NotFound));
+    }
+    {
+        SCOPED_TRACE("UnreadableProgressIsSkippedNotFatal");
+        for (const char* bad : {R"({"progress":{"files":1}})", R"({"progress":{"files":-1,"files_total":2,"bytes":0}})",
+                 R"({"progress":{"files":3,"files_total":2,"bytes":0}})", R"({"progress":{"files":1.5,"files_total":2,"bytes":0}})",
+                 R"({"progress":"half"})"}) {
+            auto d = decode_response_line(bad);
+            EXPECT_TRUE(d.interim) << bad;
+            EXPECT_FALSE(d.progress) << bad;
+        }
+        auto garbage = decode_response_line("{");
+        EXPECT_FALSE(garbage.interim);
+        EXPECT_TRUE(garbage.result.is_error());
+    }
+}
+
 TEST(Protocol, InvalidUtf8InResultDoesNotThrow)
 {
     std::string guest_bytes = "out: \xff\xfe\xc3(\x80 end";

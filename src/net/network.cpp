@@ -1,0 +1,489 @@
+#include "net/network.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/process.h"
+#include "base/system.h"
+#include "base/time.h"
+#include "jail/cgroup.h"
+#include "jail/guest_jail.h"
+#include "jail/launcher.h"
+#include "net/packet.h"
+#include "store/db.h"
+
+namespace bulwark::net {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t k_max_reply = 16 << 20;
+
+Json labels_json(const Labels& labels)
+{
+    Json j = Json::object();
+    for (const auto& [k, v] : labels)
+        j[k] = v;
+    return j;
+}
+
+Result<Labels> labels_from_text(const std::string& text)
+{
+    auto j = TRY(parse_json(text));
+    Labels labels;
+    if (!j.is_object())
+        return Error(ErrorKind::Corrupt, "stored labels are not an object");
+    for (const auto& [k, v] : j.items()) {
+        if (v.is_string())
+            labels[k] = v.get<std::string>();
+    }
+    return labels;
+}
+
+// A memfd holding a document too large for a control line.
+Result<Fd> document_fd(const std::string& text)
+{
+    Fd fd(::memfd_create("bulwark-doc", MFD_CLOEXEC));
+    if (!fd.valid())
+        return Error::from_errno("memfd_create", errno);
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return Error::from_errno("write memfd", errno);
+        done += static_cast<std::size_t>(n);
+    }
+    return fd;
+}
+
+// A locally administered, unicast MAC (52:54:00 is QEMU's prefix; 0x02 marks local).
+std::string random_mac(uint8_t first)
+{
+    uint8_t b[5] {};
+    std::size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+        if (n > 0)
+            got += static_cast<std::size_t>(n);
+    }
+    MacAddr mac;
+    mac.bytes = {first, b[0], b[1], b[2], b[3], b[4]};
+    return mac.to_string();
+}
+
+} // namespace
+
+Json Nic::to_json() const
+{
+    return {{"index", index}, {"segment", segment}, {"mac", mac}, {"ip", ip}, {"labels", labels_json(labels)}};
+}
+
+Result<NicRequest> parse_nic_request(const std::string& text)
+{
+    NicRequest r;
+    std::size_t start = 0;
+    bool first = true;
+    while (start <= text.size()) {
+        std::size_t comma = text.find(',', start);
+        std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (first) {
+            Labels check {{"segment", part}};
+            if (validate_labels(check).is_error())
+                return Error(ErrorKind::InvalidArgument, "--net '" + text + "': a segment name is 1-63 characters of A-Z a-z 0-9 . _ -");
+            r.segment = part;
+            first = false;
+        } else if (part.rfind("label=", 0) == 0) {
+            r.labels = TRY_CTX(parse_label(part.substr(6), std::move(r.labels)), "--net '" + text + "'");
+        } else {
+            return Error(ErrorKind::InvalidArgument, "--net '" + text + "': expected SEGMENT[,label=KEY=VALUE]...");
+        }
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    return r;
+}
+
+Result<std::unique_ptr<Network>> Network::create(Db& db, NetworkConfig config)
+{
+    TRY(sys::mkdirs(config.home + "/net", 0700));
+    auto network = std::unique_ptr<Network>(new Network(db, std::move(config)));
+    network->m_supervisor = std::thread([n = network.get()] { n->supervise(); });
+    return network;
+}
+
+Network::~Network()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        m_stopping = true;
+        // Closing the control socket ends the worker.
+        m_control.reset();
+        if (m_pidfd.valid()) {
+            (void)pidfd_send_signal(m_pidfd.get(), SIGTERM);
+            (void)pidfd_wait(m_pidfd.get());
+            m_pidfd.reset();
+        }
+    }
+    if (m_supervisor.joinable())
+        m_supervisor.join();
+}
+
+Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicRequest>& requests)
+{
+    if (static_cast<int64_t>(requests.size()) > k_max_nics)
+        return Error(ErrorKind::InvalidArgument, "a guest has at most " + std::to_string(k_max_nics) + " network interfaces");
+    std::vector<Nic> out;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const auto& req = requests[i];
+        TRY(validate_labels(req.labels));
+        auto seg = TRY(m_db.query_one("SELECT subnet FROM net_segments WHERE name = ?", {req.segment}));
+        std::string subnet_text;
+        if (seg) {
+            subnet_text = seg->text(0);
+        } else {
+            // The next free 10.77.N.0/24.
+            auto rows = TRY(m_db.query("SELECT subnet FROM net_segments"));
+            for (int n = 1; n < 255 && subnet_text.empty(); ++n) {
+                std::string candidate = "10.77." + std::to_string(n) + ".0/24";
+                bool used = false;
+                for (const auto& r : rows)
+                    used = used || r.text(0) == candidate;
+                if (!used)
+                    subnet_text = candidate;
+            }
+            if (subnet_text.empty())
+                return Error(ErrorKind::Conflict, "no free subnet left for segment '" + req.segment + "'");
+            TRY(m_db.exec("INSERT INTO net_segments (name, subnet, server_mac) VALUES (?, ?, ?)",
+                {req.segment, subnet_text, random_mac(0x02)}));
+        }
+        auto subnet = Cidr::parse(subnet_text);
+        if (!subnet)
+            return Error(ErrorKind::Corrupt, "segment '" + req.segment + "' has a bad subnet " + subnet_text);
+        uint32_t base = subnet->base.v4_host_order();
+        uint32_t hosts = subnet->prefix >= 31 ? 0 : (1u << (32 - subnet->prefix)) - 2;
+        std::string ip;
+        // .1 is the switch's own address; guests get .10 upwards.
+        for (uint32_t h = 10; h <= hosts && ip.empty(); ++h) {
+            std::string candidate = IpAddr::v4(base + h).to_string();
+            if (!TRY(m_db.query_one("SELECT 1 FROM vm_nics WHERE segment = ? AND ip = ?", {req.segment, candidate})))
+                ip = candidate;
+        }
+        if (ip.empty())
+            return Error(ErrorKind::Conflict, "segment '" + req.segment + "' has no free address");
+        std::string mac;
+        for (int attempt = 0; attempt < 16 && mac.empty(); ++attempt) {
+            std::string candidate = random_mac(0x52);
+            candidate.replace(0, 8, "52:54:00");
+            if (!TRY(m_db.query_one("SELECT 1 FROM vm_nics WHERE mac = ?", {candidate})))
+                mac = candidate;
+        }
+        if (mac.empty())
+            return Error(ErrorKind::Internal, "could not find a free MAC address");
+        Nic nic {vm_id, static_cast<int64_t>(i), req.segment, mac, ip, req.labels};
+        TRY(m_db.exec("INSERT INTO vm_nics (vm_id, idx, segment, mac, ip, labels) VALUES (?, ?, ?, ?, ?, ?)",
+            {vm_id, nic.index, nic.segment, nic.mac, nic.ip, json_dump(labels_json(nic.labels))}));
+        out.push_back(std::move(nic));
+    }
+    return out;
+}
+
+Result<std::vector<Nic>> Network::nics(int64_t vm_id)
+{
+    std::vector<Nic> out;
+    for (const auto& r : TRY(m_db.query("SELECT idx, segment, mac, ip, labels FROM vm_nics WHERE vm_id = ? ORDER BY idx", {vm_id})))
+        out.push_back({vm_id, r.integer(0), r.text(1), r.text(2), r.text(3), TRY(labels_from_text(r.text(4)))});
+    return out;
+}
+
+VoidResult Network::start_worker_locked()
+{
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        return Error::from_errno("socketpair", errno);
+    Fd ours(pair[0]);
+    Fd theirs(pair[1]);
+    auto eve = TRY(sys::open(eve_path(), O_WRONLY | O_CREAT | O_APPEND, 0600));
+    std::vector<int> keep {theirs.get(), eve.get()};
+    std::vector<std::string> worker_argv {m_config.switch_binary, "--control-fd", std::to_string(theirs.get()), "--eve-fd",
+        std::to_string(eve.get())};
+    SpawnOptions options;
+    options.env = minimal_env();
+    options.stdout_path = m_config.home + "/net/switch.log";
+    options.pass_fds = keep;
+    Fd status_read, status_write;
+    jail::CgroupLayout layout;
+    if (m_config.jailed) {
+        layout = TRY(jail::detect_cgroups());
+        jail::JailSpec spec;
+        spec.name = "switch";
+        spec.uid = spec.gid = m_config.uid;
+        spec.root = m_config.home + "/jail/switch";
+        spec.cgroup = jail::cgroup_parent(m_config.home) + "/switch";
+        // One thread; memory for flow tables, reassembly buffers and the compiled rules.
+        spec.limits = {1ull << 30, 100, 8};
+        std::string binary = TRY(sys::realpath(m_config.switch_binary));
+        spec.mounts = jail::program_runtime_mounts(binary);
+        spec.mounts.push_back(jail::device_mount("/dev/null"));
+        spec.symlinks = jail::runtime_symlinks();
+        spec.mount_proc = true;  // sanitizer builds read /proc/self/maps
+        worker_argv[0] = binary;
+        spec.argv = worker_argv;
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) < 0)
+            return Error::from_errno("pipe", errno);
+        status_read = Fd(fds[0]);
+        status_write = Fd(fds[1]);
+        spec.status_fd = status_write.get();
+        spec.keep_fds = keep;
+        (void)jail::cgroup_destroy(layout, spec.cgroup);
+        (void)sys::remove_tree(spec.root);
+        TRY(sys::mkdirs(m_config.home + "/jail", 0700));
+        TRY(sys::mkdirs(spec.root, 0700));
+        options.argv = jail::to_jailer_args(spec);
+        options.argv.insert(options.argv.begin(), m_config.jailer_binary);
+        options.pass_fds.push_back(status_write.get());
+    } else {
+        options.argv = worker_argv;
+    }
+    auto child = TRY_CTX(Child::spawn(options), "cannot start the switch worker");
+    status_write.reset();
+    theirs.reset();
+    if (status_read.valid()) {
+        std::string report = jail::read_status(status_read.get(), 10s);
+        if (!report.empty()) {
+            (void)pidfd_send_signal(child.pidfd(), SIGKILL);
+            (void)pidfd_wait(child.pidfd());
+            return Error(ErrorKind::Unavailable, "the switch worker's jail could not be built: " + report);
+        }
+    }
+    m_pid = child.pid();
+    m_pidfd = child.release_pidfd();
+    m_control.emplace(std::move(ours));
+    m_wanted = true;
+    log::info("switch worker started (pid " + std::to_string(m_pid) + ")");
+    return replay_locked();
+}
+
+VoidResult Network::replay_locked()
+{
+    for (const auto& r : TRY(m_db.query("SELECT name, subnet, server_mac FROM net_segments ORDER BY name"))) {
+        auto subnet = Cidr::parse(r.text(1));
+        if (!subnet)
+            continue;
+        std::string server_ip = IpAddr::v4(subnet->base.v4_host_order() + 1).to_string();
+        TRY(request_locked({{"op", "segment"}, {"name", r.text(0)}, {"subnet", r.text(1)}, {"server_ip", server_ip},
+                               {"server_mac", r.text(2)}},
+            {}));
+    }
+    if (auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'policy'"))) {
+        auto fd = TRY(document_fd(row->text(0)));
+        TRY(request_locked({{"op", "policy"}}, {fd.get()}));
+    }
+    if (auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'rules'"))) {
+        auto fd = TRY(document_fd(row->text(0)));
+        TRY(request_locked({{"op", "rules"}}, {fd.get()}));
+    }
+    for (const auto& r : TRY(m_db.query("SELECT DISTINCT v.id, v.name FROM vms v JOIN vm_nics n ON n.vm_id = v.id WHERE v.state = 'running'"))) {
+        if (auto attached = attach_locked(r.integer(0), r.text(1)); attached.is_error())
+            log::warn("network of guest '" + r.text(1) + "' not reconnected: " + attached.error().message());
+    }
+    return {};
+}
+
+Result<Json> Network::request_locked(const Json& message, const std::vector<int>& fds)
+{
+    if (!m_control)
+        return Error(ErrorKind::Unavailable, "the switch worker is not running");
+    auto sent = fds.empty() ? m_control->write(json_dump(message) + "\n") : m_control->write_with_fds(json_dump(message) + "\n", fds);
+    if (sent.is_error())
+        return Error(ErrorKind::Unavailable, "the switch worker is gone: " + sent.error().message());
+    auto line = m_control->read_line(k_max_reply, deadline_in(30s));
+    if (line.is_error())
+        return Error(ErrorKind::Unavailable, "the switch worker did not answer: " + line.error().message());
+    auto reply = TRY(parse_json(line.value(), JsonLimits {k_max_reply, 32}));
+    if (!json_bool_or(reply, "ok", false)) {
+        auto kind = error_kind_from_name(json_string_or(reply, "kind", "Internal")).value_or(ErrorKind::Internal);
+        return Error(kind, json_string_or(reply, "error", "the switch refused the request"));
+    }
+    reply.erase("ok");
+    return reply;
+}
+
+Result<Json> Network::request(const Json& message, const std::vector<int>& fds)
+{
+    std::lock_guard lock(m_mutex);
+    if (!m_control)
+        TRY(start_worker_locked());
+    return request_locked(message, fds);
+}
+
+VoidResult Network::attach_locked(int64_t vm_id, const std::string& vm_name)
+{
+    auto quarantined = TRY(m_db.query_one("SELECT quarantined FROM vms WHERE id = ?", {vm_id}));
+    bool q = quarantined && quarantined->integer(0) != 0;
+    for (const auto& nic : TRY(nics(vm_id))) {
+        std::string path = m_config.socket_path(vm_id, nic.index);
+        // QEMU creates the socket while it starts; it listens before QMP answers.
+        auto sock = TRY_CTX(unix_connect(path), "cannot connect to the guest's network socket");
+        std::string name = nic.index == 0 ? vm_name : vm_name + "." + std::to_string(nic.index);
+        Json port {{"op", "port_add"}, {"id", nic.port_id()}, {"name", name}, {"segment", nic.segment}, {"mac", nic.mac},
+            {"ip", nic.ip}, {"labels", labels_json(nic.labels)}, {"quarantined", q}};
+        TRY(request_locked(port, {sock.get()}));
+    }
+    return {};
+}
+
+VoidResult Network::resume()
+{
+    auto running = TRY(m_db.query_one("SELECT 1 FROM vms v JOIN vm_nics n ON n.vm_id = v.id WHERE v.state = 'running' LIMIT 1"));
+    if (!running)
+        return {};
+    std::lock_guard lock(m_mutex);
+    if (m_control)
+        return {};
+    return start_worker_locked();
+}
+
+VoidResult Network::attach(int64_t vm_id, const std::string& vm_name)
+{
+    if (TRY(nics(vm_id)).empty())
+        return {};
+    std::lock_guard lock(m_mutex);
+    if (!m_control)
+        return start_worker_locked();  // the replay attaches every running guest, this one too
+    return attach_locked(vm_id, vm_name);
+}
+
+void Network::detach(int64_t vm_id)
+{
+    auto list = nics(vm_id);
+    if (list.is_error() || list.value().empty())
+        return;
+    std::lock_guard lock(m_mutex);
+    if (!m_control)
+        return;
+    for (const auto& nic : list.value())
+        (void)request_locked({{"op", "port_remove"}, {"id", nic.port_id()}}, {});
+}
+
+Result<Json> Network::apply_policy(const std::string& text, const std::string& source)
+{
+    auto policy = TRY(parse_segment_policy(text, source));
+    std::string canonical = json_dump(policy.to_json());
+    TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('policy', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+        {canonical, now_rfc3339()}));
+    auto fd = TRY(document_fd(canonical));
+    TRY(request({{"op", "policy"}}, {fd.get()}));
+    return show_policy();
+}
+
+Result<Json> Network::show_policy() { return request({{"op", "policy_show"}}); }
+
+Result<Json> Network::apply_rules(const std::string& text)
+{
+    if (text.size() > (32u << 20))
+        return Error(ErrorKind::InvalidArgument, "a rules file over 32 MiB");
+    auto fd = TRY(document_fd(text));
+    // Loaded first, stored only when the switch took them: a file with no usable rule does not
+    // replace the running set.
+    auto result = TRY(request({{"op", "rules"}}, {fd.get()}));
+    if (json_int_or(result, "rules", 0) == 0 && !text.empty())
+        return Error(ErrorKind::InvalidArgument, "no rule in the file could be loaded: " + json_dump(result.value("errors", Json::array())));
+    TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('rules', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+        {text, now_rfc3339()}));
+    return result;
+}
+
+VoidResult Network::set_quarantine(int64_t vm_id, bool quarantined)
+{
+    TRY(m_db.exec("UPDATE vms SET quarantined = ? WHERE id = ?", {int64_t(quarantined), vm_id}));
+    std::lock_guard lock(m_mutex);
+    if (!m_control)
+        return {};  // the flag is durable; a worker started later reads it
+    for (const auto& nic : TRY(nics(vm_id))) {
+        auto r = request_locked({{"op", "quarantine"}, {"id", nic.port_id()}, {"on", quarantined}}, {});
+        if (r.is_error() && r.error().kind() != ErrorKind::NotFound)
+            return r.release_error();
+    }
+    return {};
+}
+
+Result<Json> Network::status()
+{
+    Json j = TRY(request({{"op", "status"}}));
+    std::lock_guard lock(m_mutex);
+    j["worker"] = {{"pid", m_pid}, {"restarts", m_restarts}};
+    j["eve"] = eve_path();
+    return j;
+}
+
+VoidResult Network::capture_start(int64_t vm_id, Fd file)
+{
+    auto list = TRY(nics(vm_id));
+    if (list.empty())
+        return Error(ErrorKind::InvalidArgument, "the guest has no network interface");
+    TRY(request({{"op", "capture"}, {"id", list[0].port_id()}}, {file.get()}));
+    return {};
+}
+
+Result<Json> Network::capture_stop(int64_t vm_id)
+{
+    auto list = TRY(nics(vm_id));
+    if (list.empty())
+        return Error(ErrorKind::InvalidArgument, "the guest has no network interface");
+    return request({{"op", "capture"}, {"id", list[0].port_id()}});
+}
+
+void Network::supervise()
+{
+    int failures = 0;
+    for (;;) {
+        int pidfd = -1;
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_stopping)
+                return;
+            if (!m_control && m_wanted) {
+                // A worker ran before and is gone (its restart failed): try again, backing off.
+                auto started = start_worker_locked();
+                if (started.is_error()) {
+                    ++failures;
+                    log::error("the switch worker could not be restarted: " + started.error().message());
+                } else {
+                    failures = 0;
+                }
+            }
+            pidfd = m_pidfd.valid() ? m_pidfd.get() : -1;
+        }
+        if (pidfd < 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200 + std::min(5000, 250 * failures)));
+            continue;
+        }
+        struct pollfd pfd {pidfd, POLLIN, 0};
+        if (::poll(&pfd, 1, 200) <= 0)
+            continue;
+        std::lock_guard lock(m_mutex);
+        if (m_stopping)
+            return;
+        auto status = pidfd_try_reap(m_pidfd.get());
+        if (!status)
+            continue;
+        log::warn("the switch worker (pid " + std::to_string(m_pid) + ") exited: " + status->describe() + "; restarting it");
+        m_pidfd.reset();
+        m_control.reset();
+        m_pid = -1;
+        ++m_restarts;
+    }
+}
+
+} // namespace bulwark::net

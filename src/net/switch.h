@@ -1,0 +1,156 @@
+// The switch engine: what happens to one frame from one guest port. No sockets here (the
+// worker, net/switch_main.cpp, does the I/O), so tests and the benchmarks drive it directly.
+//
+// A frame from a port goes through, in order (docs/network.md):
+//   1. the port's rate limit (frames/s and bytes/s token buckets);
+//   2. decoding (net/packet.h): a malformed frame is counted and dropped;
+//   3. anti-spoofing: the source MAC must be the port's; ARP's sender must be the port's MAC
+//      and address; an IPv4 source must be the port's address, an IPv6 source the port's
+//      address or its link-local one; 802.1Q tags and other ethertypes are dropped;
+//   4. the switch's own services: DHCP (the port's assigned address) and ARP for its address;
+//   5. IP fragments are held until the datagram is whole (net/defrag.h) and inspected whole;
+//   6. destination: learned MAC table within the segment; broadcast and multicast go to every
+//      other port of the segment; unknown unicast is dropped, never flooded;
+//   7. quarantine: a quarantined port reaches, and is reached by, analysis ports only;
+//   8. segmentation: a new flow must be allowed by the policy (net/segment_policy.h); its
+//      replies pass; a policy change re-checks each flow on its next packet, so flows the new
+//      policy still allows are not dropped;
+//   9. the IDS (ids/engine.h) over the packet and its reassembled TCP stream: drop and reject
+//      stop the frame (reject also answers the sender), alerts are written as EVE JSON;
+//  10. delivery to the destination ports. (Captures are the worker's: it sees every frame a
+//      port sends and every frame delivered to it.)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/json.h"
+#include "net/dhcp.h"
+#include "net/packet.h"
+#include "net/segment_policy.h"
+
+namespace bulwark::ids {
+class Engine;
+}
+
+namespace bulwark::net {
+
+class TrafficInspector;
+struct Flow;
+
+struct SegmentConfig {
+    std::string name;
+    Cidr subnet;  // IPv4
+    SegmentAddressing addressing;
+};
+
+struct PortConfig {
+    uint32_t id = 0;
+    std::string name;  // the guest's name, and the NIC index when it has several: "web1" or "web1.1"
+    std::string segment;
+    Labels labels;
+    MacAddr mac;
+    IpAddr ip4;
+    std::optional<IpAddr> ip6;  // besides the link-local address derived from the MAC
+    bool quarantined = false;
+    // Token buckets; 0 turns a limit off. Bursts of up to 1/10 s of the rate are allowed.
+    uint64_t max_frames_per_second = 20000;
+    uint64_t max_bytes_per_second = 50ull << 20;
+};
+
+struct PortCounters {
+    uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
+    uint64_t drop_rate = 0, drop_malformed = 0, drop_spoofed = 0, drop_unknown_dest = 0, drop_policy = 0,
+             drop_quarantine = 0, drop_ids = 0, drop_not_ip = 0, dhcp_answers = 0, ids_alerts = 0;
+    Json to_json() const;
+};
+
+// Where the switch sends frames: the worker writes them to the port's socket; tests collect.
+class FrameSink {
+public:
+    virtual ~FrameSink() = default;
+    virtual void deliver(uint32_t port, std::span<const uint8_t> frame) = 0;
+};
+
+struct SwitchOptions {
+    bool ids_enabled = true;
+    std::string interface_name = "bulwark0";  // EVE's in_iface for flow records
+    // Added to the monotonic now_ns the switch is given, for EVE's wall-clock timestamps
+    // (0: taken from the clocks at construction).
+    uint64_t wall_offset_ns = 0;
+};
+
+class Switch {
+public:
+    explicit Switch(FrameSink& sink, SwitchOptions options = {});
+    ~Switch();
+    Switch(const Switch&) = delete;
+    Switch& operator=(const Switch&) = delete;
+
+    VoidResult add_segment(SegmentConfig segment);
+    VoidResult add_port(PortConfig port);
+    void remove_port(uint32_t id);
+    VoidResult set_quarantine(uint32_t id, bool quarantined);
+    void set_policy(SegmentPolicy policy);
+    // The IDS rules (nullptr: none). The engine must outlive its use here.
+    void set_ids(std::shared_ptr<ids::Engine> engine);
+
+    // EVE JSON lines (alerts, drops, flow records) go here; none are produced without it.
+    void set_eve_sink(std::function<void(const std::string& line)> sink);
+
+    // One frame sent by a guest.
+    void receive(uint32_t port, std::span<const uint8_t> frame, uint64_t now_ns);
+    // Time passes: expire flows (writing their flow records) and fragment buffers.
+    void tick(uint64_t now_ns);
+
+    const PortCounters* counters(uint32_t port) const;
+    Json status() const;
+    Json compiled_policy() const;
+    std::size_t flow_count() const;
+    uint64_t policy_generation() const { return m_generation; }
+
+private:
+    struct Bucket {
+        double frames = 0, bytes = 0;
+        uint64_t last_ns = 0;
+    };
+    struct Port {
+        PortConfig config;
+        IpAddr link_local;
+        const SegmentConfig* segment = nullptr;
+        PortCounters counters;
+        Bucket bucket;
+    };
+    enum class Verdict : uint8_t { Unknown = 0, Allowed = 1, Denied = 2 };
+
+    bool take_tokens(Port& port, std::size_t bytes, uint64_t now_ns);
+    bool source_is_valid(const Port& port, const Packet& packet) const;
+    void handle(Port& port, const Packet& packet, uint64_t now_ns);
+    void forward_l2(Port& from, const Packet& packet, uint64_t now_ns);
+    void forward_ip(Port& from, const Packet& packet, uint64_t now_ns);
+    bool quarantine_blocks(const Port& a, const Port& b) const;
+    bool policy_allows_flow(const Port& from, const Port& to, const Packet& packet, Flow& flow, bool to_server);
+    void deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns);
+    void recompile();
+    std::string port_name(const Port& port) const;
+
+    FrameSink& m_sink;
+    SwitchOptions m_options;
+    std::unordered_map<std::string, std::unique_ptr<SegmentConfig>> m_segments;
+    std::unordered_map<uint32_t, std::unique_ptr<Port>> m_ports;
+    std::unordered_map<std::string, std::vector<Port*>> m_segment_ports;
+    // (segment, MAC) → port; learned from validated source MACs only, so it cannot be poisoned.
+    std::unordered_map<std::string, std::unordered_map<uint64_t, Port*>> m_macs;
+    SegmentPolicy m_policy;
+    CompiledPolicy m_compiled;
+    uint64_t m_generation = 1;
+    std::unique_ptr<TrafficInspector> m_inspector;
+};
+
+} // namespace bulwark::net
