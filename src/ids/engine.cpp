@@ -1,13 +1,12 @@
 #include "ids/engine.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <hs/hs.h>
-#include <pcre2.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <hs/hs.h>
 #include <map>
+#include <pcre2.h>
 #include <unordered_map>
 
 namespace bulwark::ids {
@@ -52,8 +51,8 @@ std::string lowered(std::string_view s)
 }
 
 struct CompiledItem {
-    const Content* content = nullptr;  // or pcre
-    std::string pattern;               // lowered when nocase
+    const Content* content = nullptr; // or pcre
+    std::string pattern; // lowered when nocase
     const PcreMatch* pcre_spec = nullptr;
     pcre2_code* pcre = nullptr;
     bool relative = false;
@@ -69,8 +68,8 @@ struct CompiledRule {
 
 struct Group {
     hs_database_t* db = nullptr;
-    std::vector<std::vector<uint32_t>> pattern_rules;  // Hyperscan id -> rule indices
-    std::vector<uint32_t> always;                      // rules without a fast pattern
+    std::vector<std::vector<uint32_t>> pattern_rules; // Hyperscan id -> rule indices
+    std::vector<uint32_t> always; // rules without a fast pattern
     size_t rule_count = 0;
 };
 
@@ -126,7 +125,7 @@ struct Engine::Scratch {
     hs_scratch_t* hs = nullptr;
     pcre2_match_data* match_data = nullptr;
     pcre2_match_context* match_context = nullptr;
-    std::vector<uint32_t> seen;  // per rule: the generation that last made it a candidate
+    std::vector<uint32_t> seen; // per rule: the generation that last made it a candidate
     uint32_t generation = 0;
     std::vector<uint32_t> candidates;
     std::vector<uint32_t> matched;
@@ -294,8 +293,8 @@ int run_pcre(MatchContext& m, const CompiledItem& item, size_t base, size_t star
     ++m.steps;
     const uint8_t* subject = m.buf.data() + base;
     size_t length = m.buf.size() - base;
-    int rc = pcre2_match(item.pcre, length ? subject : reinterpret_cast<PCRE2_SPTR>(""), length, start_offset, 0,
-        m.match_data, m.match_context);
+    int rc = pcre2_match(
+        item.pcre, length ? subject : reinterpret_cast<PCRE2_SPTR>(""), length, start_offset, 0, m.match_data, m.match_context);
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc < 0) {
@@ -403,7 +402,7 @@ bool header_matches(const Rule& rule, const net::Packet& p)
 bool flow_matches(const FlowOption& flow, const InspectInput& in)
 {
     if (!flow.to_server && !flow.established)
-        return true;  // stateless only
+        return true; // stateless only
     if (!in.has_flow)
         return false;
     if (flow.to_server && *flow.to_server != in.to_server)
@@ -456,8 +455,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::vector<Rule> rules)
                 int err = 0;
                 PCRE2_SIZE off = 0;
                 item.pcre_spec = &p;
-                item.pcre = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.regex.data()), p.regex.size(), p.compile_options,
-                    &err, &off, nullptr);
+                item.pcre = pcre2_compile(
+                    reinterpret_cast<PCRE2_SPTR>(p.regex.data()), p.regex.size(), p.compile_options, &err, &off, nullptr);
                 if (!item.pcre)
                     return Error(ErrorKind::InvalidArgument, "rule sid " + std::to_string(rule.sid) + ": pcre does not compile");
                 item.relative = p.relative;
@@ -570,8 +569,8 @@ Verdict Engine::inspect(const InspectInput& in)
 
     if (group.db && !m.buf.empty()) {
         ScanContext sc { &group, &s };
-        hs_scan(group.db, reinterpret_cast<const char*>(m.buf.data()), static_cast<unsigned>(m.buf.size()), 0, s.hs,
-            on_hs_match, &sc);
+        hs_scan(group.db, reinterpret_cast<const char*>(m.buf.data()), static_cast<unsigned>(m.buf.size()), 0, s.hs, on_hs_match,
+            &sc);
     }
     for (uint32_t r : group.always)
         s.candidates.push_back(r);
@@ -758,7 +757,7 @@ size_t put_l2_l3(std::vector<uint8_t>& f, const net::Packet& p, uint8_t proto, s
     } else {
         f[ip] = 0x45;
         put16(f, ip + 2, static_cast<uint16_t>(20 + l4_len));
-        put16(f, ip + 6, 0x4000);  // don't fragment
+        put16(f, ip + 6, 0x4000); // don't fragment
         f[ip + 8] = 64;
         f[ip + 9] = proto;
         std::copy_n(p.ip_dst.bytes.begin(), 4, f.begin() + static_cast<ptrdiff_t>(ip + 12));
@@ -802,8 +801,9 @@ std::vector<uint8_t> build_reject_frame(const net::Packet& p)
         put16(f, l4 + 16, fold(sum_bytes(sum, f.data() + l4, 20)));
         return f;
     }
-    if (p.l4 == net::L4::Icmp && (p.icmp_type == 3 || p.icmp_type == 4 || p.icmp_type == 5 || p.icmp_type == 11 || p.icmp_type == 12))
-        return f;  // never an ICMP error about an ICMP error
+    if (p.l4 == net::L4::Icmp
+        && (p.icmp_type == 3 || p.icmp_type == 4 || p.icmp_type == 5 || p.icmp_type == 11 || p.icmp_type == 12))
+        return f; // never an ICMP error about an ICMP error
     if (p.l4 == net::L4::Icmpv6 && p.icmp_type < 128)
         return f;
     // The offending datagram, as much as fits in the minimum MTU (576 for IPv4, 1280 for IPv6).
@@ -817,8 +817,8 @@ std::vector<uint8_t> build_reject_frame(const net::Packet& p)
     uint8_t proto = v6 ? net::ipproto::icmpv6 : net::ipproto::icmp;
     size_t l4_len = 8 + quoted.size();
     size_t l4 = put_l2_l3(f, p, proto, l4_len);
-    f[l4] = v6 ? 1 : 3;      // destination unreachable
-    f[l4 + 1] = v6 ? 4 : 3;  // port unreachable
+    f[l4] = v6 ? 1 : 3; // destination unreachable
+    f[l4 + 1] = v6 ? 4 : 3; // port unreachable
     std::copy(quoted.begin(), quoted.end(), f.begin() + static_cast<ptrdiff_t>(l4 + 8));
     uint32_t sum = v6 ? pseudo_sum(p.ip_dst, p.ip_src, proto, l4_len) : 0;
     put16(f, l4 + 2, fold(sum_bytes(sum, f.data() + l4, l4_len)));

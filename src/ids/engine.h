@@ -25,9 +25,9 @@ namespace bulwark::ids {
 // What the switch knows about a packet besides its bytes.
 struct InspectInput {
     const net::Packet& packet;
-    bool has_flow = false;     // the packet belongs to a tracked connection
-    bool to_server = true;     // direction within it (the initiator is the client)
-    bool established = false;  // TCP: handshake done; UDP: replies seen
+    bool has_flow = false; // the packet belongs to a tracked connection
+    bool to_server = true; // direction within it (the initiator is the client)
+    bool established = false; // TCP: handshake done; UDP: replies seen
     uint64_t flow_id = 0;
     // TCP: the reassembled bytes of this direction so far (bounded by the caller), of which
     // bytes from stream_new_offset on are new with this packet. When non-empty, content and
@@ -35,7 +35,7 @@ struct InspectInput {
     // counts, so data already inspected does not alert again.
     std::span<const uint8_t> stream {};
     size_t stream_new_offset = 0;
-    uint64_t now_ns = 0;  // a monotonic clock, for thresholds
+    uint64_t now_ns = 0; // a monotonic clock, for thresholds
 };
 
 // The most alerts one packet reports (Suricata's default is 15).
@@ -59,9 +59,9 @@ struct Verdict {
 
 struct EngineStats {
     uint64_t packets = 0;
-    uint64_t candidates = 0;  // rules checked in full
+    uint64_t candidates = 0; // rules checked in full
     uint64_t matches = 0;
-    uint64_t thresholded = 0;  // alerts suppressed by threshold
+    uint64_t thresholded = 0; // alerts suppressed by threshold
     uint64_t step_limit_hits = 0;
     uint64_t pcre_limit_hits = 0;
 };
@@ -82,7 +82,7 @@ public:
 
     const std::vector<Rule>& rules() const;
     const EngineStats& stats() const { return m_stats; }
-    size_t prefiltered_rule_count() const;  // rules with a fast pattern
+    size_t prefiltered_rule_count() const; // rules with a fast pattern
     size_t threshold_entries() const;
 
     struct Compiled;

@@ -1,8 +1,8 @@
 #include "ids/eve.h"
 
-#include <arpa/inet.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <cinttypes>
 #include <cstdio>
 
@@ -19,7 +19,7 @@ std::string eve_timestamp(int64_t unix_us)
         --secs;
     }
     time_t t = static_cast<time_t>(secs);
-    struct tm tm {};
+    struct tm tm { };
     if (!gmtime_r(&t, &tm))
         return "1970-01-01T00:00:00.000000+0000";
     char buf[64];
@@ -128,8 +128,7 @@ std::string payload_printable(std::span<const uint8_t> payload)
 
 } // namespace
 
-std::string eve_alert(const net::Packet& packet, const Rule& rule, uint64_t flow_id, int64_t unix_us,
-    const EveOptions& options)
+std::string eve_alert(const net::Packet& packet, const Rule& rule, uint64_t flow_id, int64_t unix_us, const EveOptions& options)
 {
     Json j = common(packet, "alert", flow_id, unix_us, options);
     j["alert"] = alert_object(rule);

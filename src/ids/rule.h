@@ -43,8 +43,8 @@ struct AddrNode {
     enum class Kind : uint8_t { Any, Block, Group };
     Kind kind = Kind::Any;
     bool negated = false;
-    IpBlock block;                // Kind::Block
-    std::vector<AddrNode> items;  // Kind::Group
+    IpBlock block; // Kind::Block
+    std::vector<AddrNode> items; // Kind::Group
 
     bool matches(const net::IpAddr& addr) const;
 };
@@ -63,7 +63,7 @@ struct PortNode {
 };
 
 struct Content {
-    std::string bytes;  // raw bytes after |hex| and escape decoding
+    std::string bytes; // raw bytes after |hex| and escape decoding
     bool negated = false;
     bool nocase = false;
     bool fast_pattern = false;
@@ -79,8 +79,8 @@ struct Content {
 // compiles, so a rule set that loaded always compiles.
 struct PcreMatch {
     std::string regex;
-    uint32_t compile_options = 0;  // PCRE2_CASELESS etc.
-    bool relative = false;         // the R flag
+    uint32_t compile_options = 0; // PCRE2_CASELESS etc.
+    bool relative = false; // the R flag
     bool negated = false;
 };
 
@@ -88,8 +88,8 @@ struct PcreMatch {
 using PayloadMatch = std::variant<Content, PcreMatch>;
 
 struct FlowOption {
-    std::optional<bool> to_server;    // to_server/from_client: true; to_client/from_server: false
-    std::optional<bool> established;  // established: true; not_established: false
+    std::optional<bool> to_server; // to_server/from_client: true; to_client/from_server: false
+    std::optional<bool> established; // established: true; not_established: false
     bool stateless = false;
 };
 
@@ -97,16 +97,16 @@ struct Dsize {
     enum class Op : uint8_t { Eq, Ne, Lt, Gt, Between };
     Op op = Op::Eq;
     uint32_t a = 0;
-    uint32_t b = 0;  // Between: a < size < b (exclusive, as in Suricata)
+    uint32_t b = 0; // Between: a < size < b (exclusive, as in Suricata)
 
     bool matches(size_t size) const;
 };
 
 struct TcpFlags {
-    enum class Mode : uint8_t { Exact, All, Any, Not };  // none, '+', '*', '!'
+    enum class Mode : uint8_t { Exact, All, Any, Not }; // none, '+', '*', '!'
     Mode mode = Mode::Exact;
     uint8_t flags = 0;
-    uint8_t ignore = 0;  // bits masked off the packet's flags before comparing
+    uint8_t ignore = 0; // bits masked off the packet's flags before comparing
 
     bool matches(uint8_t packet_flags) const;
 };
@@ -130,7 +130,7 @@ struct Rule {
     Proto proto = Proto::Ip;
     AddrNode src;
     PortNode src_ports;
-    bool bidirectional = false;  // "<>"
+    bool bidirectional = false; // "<>"
     AddrNode dst;
     PortNode dst_ports;
 
@@ -140,8 +140,8 @@ struct Rule {
     uint32_t rev = 0;
     uint32_t gid = 1;
     std::string classtype;
-    std::string category;  // the classtype's description, "" without one
-    uint8_t priority = 3;  // explicit priority, else the classtype's, else 3
+    std::string category; // the classtype's description, "" without one
+    uint8_t priority = 3; // explicit priority, else the classtype's, else 3
     std::vector<std::string> metadata;
     std::vector<Reference> references;
 
@@ -152,8 +152,8 @@ struct Rule {
     std::optional<TcpFlags> flags;
     std::optional<Threshold> threshold;
 
-    size_t line = 0;   // first line of the rule in its file (1-based)
-    std::string text;  // the rule as written, continuation lines joined
+    size_t line = 0; // first line of the rule in its file (1-based)
+    std::string text; // the rule as written, continuation lines joined
 };
 
 // A classtype from the built-in classification table.

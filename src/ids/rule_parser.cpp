@@ -3,18 +3,17 @@
 #include <arpa/inet.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <pcre2.h>
 #include <set>
 
 namespace bulwark::ids {
 
 namespace {
 
-constexpr size_t k_max_group_depth = 32;  // brackets inside brackets, variables included
+constexpr size_t k_max_group_depth = 32; // brackets inside brackets, variables included
 constexpr int64_t k_max_modifier = 1 << 20;
 
 // A rule-level failure: the keyword (or header field) at fault and a sentence about it.
@@ -23,8 +22,7 @@ struct Failure {
     std::string message;
 };
 
-template<typename T>
-using Parsed = std::variant<T, Failure>;
+template <typename T> using Parsed = std::variant<T, Failure>;
 
 Failure fail(std::string keyword, std::string message)
 {
@@ -98,8 +96,7 @@ std::optional<std::vector<std::string_view>> split_group(std::string_view s)
 
 // Wraps a node in a negated group when it is negated already ("!$EXTERNAL_NET" where
 // EXTERNAL_NET is "!$HOME_NET"): a group of one positive item matches what the item matches.
-template<typename Node>
-Node negate(Node node)
+template <typename Node> Node negate(Node node)
 {
     if (!node.negated) {
         node.negated = true;
@@ -114,14 +111,17 @@ Node negate(Node node)
 
 class GroupParser {
 public:
-    GroupParser(const RuleVars& vars, std::string field) : m_vars(vars), m_field(std::move(field)) {}
+    GroupParser(const RuleVars& vars, std::string field)
+        : m_vars(vars)
+        , m_field(std::move(field))
+    {
+    }
 
     Parsed<AddrNode> address(std::string_view text, size_t depth) { return parse<AddrNode>(text, depth); }
     Parsed<PortNode> port(std::string_view text, size_t depth) { return parse<PortNode>(text, depth); }
 
 private:
-    template<typename Node>
-    Parsed<Node> parse(std::string_view text, size_t depth)
+    template <typename Node> Parsed<Node> parse(std::string_view text, size_t depth)
     {
         text = trim(text);
         if (depth > k_max_group_depth)
@@ -321,7 +321,8 @@ Parsed<std::vector<Option>> split_options(std::string_view s)
         if (i >= s.size()) {
             if (in_quotes)
                 return fail("", "an option has an unterminated quoted string");
-            return fail(std::string(trim(opt.substr(0, opt.find(':')))), "the last option does not end with ';'");
+            std::string name = quote(trim(opt.substr(0, opt.find(':'))));
+            return fail(name, "the last option '" + name + "' does not end with ';'");
         }
         ++i;
         if (out.size() >= k_max_options)
@@ -474,13 +475,13 @@ Parsed<PcreMatch> parse_pcre(std::string_view value)
     }
     int err = 0;
     PCRE2_SIZE err_offset = 0;
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(m.regex.data()), m.regex.size(), m.compile_options, &err,
-        &err_offset, nullptr);
+    pcre2_code* code = pcre2_compile(
+        reinterpret_cast<PCRE2_SPTR>(m.regex.data()), m.regex.size(), m.compile_options, &err, &err_offset, nullptr);
     if (!code) {
         PCRE2_UCHAR buf[256];
         pcre2_get_error_message(err, buf, sizeof buf);
-        return fail("pcre", "pcre does not compile at offset " + std::to_string(err_offset) + ": "
-                + reinterpret_cast<const char*>(buf));
+        return fail(
+            "pcre", "pcre does not compile at offset " + std::to_string(err_offset) + ": " + reinterpret_cast<const char*>(buf));
     }
     pcre2_code_free(code);
     return m;
@@ -781,7 +782,8 @@ Parsed<Rule> parse(std::string_view text, const RuleVars& vars)
         return fail("", "the rule has text after its closing ')'");
     auto header = split_header(text.substr(0, open));
     if (header.size() != 7)
-        return fail("", "the rule header needs 7 fields (action proto src_addr src_port direction dst_addr dst_port), found "
+        return fail("",
+            "the rule header needs 7 fields (action proto src_addr src_port direction dst_addr dst_port), found "
                 + std::to_string(header.size()));
 
     auto action = header[0];
@@ -970,32 +972,32 @@ Parsed<Rule> parse(std::string_view text, const RuleVars& vars)
 RuleVars default_rule_vars(const RuleVars& overrides)
 {
     RuleVars vars {
-        {"HOME_NET", "[10.0.0.0/8,192.168.0.0/16,172.16.0.0/12]"},
-        {"EXTERNAL_NET", "!$HOME_NET"},
-        {"HTTP_SERVERS", "$HOME_NET"},
-        {"SMTP_SERVERS", "$HOME_NET"},
-        {"SQL_SERVERS", "$HOME_NET"},
-        {"DNS_SERVERS", "$HOME_NET"},
-        {"TELNET_SERVERS", "$HOME_NET"},
-        {"AIM_SERVERS", "$EXTERNAL_NET"},
-        {"DC_SERVERS", "$HOME_NET"},
-        {"DNP3_SERVER", "$HOME_NET"},
-        {"DNP3_CLIENT", "$HOME_NET"},
-        {"MODBUS_CLIENT", "$HOME_NET"},
-        {"MODBUS_SERVER", "$HOME_NET"},
-        {"ENIP_CLIENT", "$HOME_NET"},
-        {"ENIP_SERVER", "$HOME_NET"},
-        {"HTTP_PORTS", "80"},
-        {"SHELLCODE_PORTS", "!80"},
-        {"ORACLE_PORTS", "1521"},
-        {"SSH_PORTS", "22"},
-        {"DNP3_PORTS", "20000"},
-        {"MODBUS_PORTS", "502"},
-        {"FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
-        {"FTP_PORTS", "21"},
-        {"GENEVE_PORTS", "6081"},
-        {"VXLAN_PORTS", "4789"},
-        {"TEREDO_PORTS", "3544"},
+        { "HOME_NET", "[10.0.0.0/8,192.168.0.0/16,172.16.0.0/12]" },
+        { "EXTERNAL_NET", "!$HOME_NET" },
+        { "HTTP_SERVERS", "$HOME_NET" },
+        { "SMTP_SERVERS", "$HOME_NET" },
+        { "SQL_SERVERS", "$HOME_NET" },
+        { "DNS_SERVERS", "$HOME_NET" },
+        { "TELNET_SERVERS", "$HOME_NET" },
+        { "AIM_SERVERS", "$EXTERNAL_NET" },
+        { "DC_SERVERS", "$HOME_NET" },
+        { "DNP3_SERVER", "$HOME_NET" },
+        { "DNP3_CLIENT", "$HOME_NET" },
+        { "MODBUS_CLIENT", "$HOME_NET" },
+        { "MODBUS_SERVER", "$HOME_NET" },
+        { "ENIP_CLIENT", "$HOME_NET" },
+        { "ENIP_SERVER", "$HOME_NET" },
+        { "HTTP_PORTS", "80" },
+        { "SHELLCODE_PORTS", "!80" },
+        { "ORACLE_PORTS", "1521" },
+        { "SSH_PORTS", "22" },
+        { "DNP3_PORTS", "20000" },
+        { "MODBUS_PORTS", "502" },
+        { "FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]" },
+        { "FTP_PORTS", "21" },
+        { "GENEVE_PORTS", "6081" },
+        { "VXLAN_PORTS", "4789" },
+        { "TEREDO_PORTS", "3544" },
     };
     for (const auto& [name, value] : overrides)
         vars[name] = value;
@@ -1019,7 +1021,7 @@ RuleSet load_rules(std::string_view text, const RuleVars& vars)
         set.errors.push_back(RuleError { 0, "", "the rule file is larger than " + std::to_string(k_max_file_bytes) + " bytes" });
         return set;
     }
-    std::set<std::pair<uint32_t, uint32_t>> seen;  // (gid, sid)
+    std::set<std::pair<uint32_t, uint32_t>> seen; // (gid, sid)
     std::string joined;
     size_t start_line = 0;
     bool too_long = false;

@@ -17,14 +17,14 @@
 
 namespace bulwark::ids {
 
-inline constexpr size_t k_max_line_bytes = 64 * 1024;  // a rule after joining continuations
+inline constexpr size_t k_max_line_bytes = 64 * 1024; // a rule after joining continuations
 inline constexpr size_t k_max_rules = 100000;
 inline constexpr size_t k_max_file_bytes = 256 * 1024 * 1024;
-inline constexpr size_t k_max_payload_matches = 32;  // content + pcre per rule
-inline constexpr size_t k_max_pattern_bytes = 4096;  // one content, or one regex
-inline constexpr size_t k_max_group_items = 1024;    // items of one address or port group, expanded
-inline constexpr size_t k_max_var_depth = 16;        // variables referring to variables
-inline constexpr size_t k_max_options = 256;         // options of one rule
+inline constexpr size_t k_max_payload_matches = 32; // content + pcre per rule
+inline constexpr size_t k_max_pattern_bytes = 4096; // one content, or one regex
+inline constexpr size_t k_max_group_items = 1024; // items of one address or port group, expanded
+inline constexpr size_t k_max_var_depth = 16; // variables referring to variables
+inline constexpr size_t k_max_options = 256; // options of one rule
 
 // Rule variables: "HOME_NET" -> "[10.0.0.0/8,...]". Names are without the '$'.
 using RuleVars = std::map<std::string, std::string, std::less<>>;
@@ -33,9 +33,9 @@ using RuleVars = std::map<std::string, std::string, std::less<>>;
 RuleVars default_rule_vars(const RuleVars& overrides = {});
 
 struct RuleError {
-    size_t line = 0;        // 1-based line where the rule starts
-    std::string keyword;    // the offending keyword or header field, "" if none applies
-    std::string message;    // a sentence, e.g. "line 12: unsupported keyword 'http.uri'"
+    size_t line = 0; // 1-based line where the rule starts
+    std::string keyword; // the offending keyword or header field, "" if none applies
+    std::string message; // a sentence, e.g. "line 12: unsupported keyword 'http.uri'"
 };
 
 struct RuleSet {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base/endian.h"
+#include "net/frame_builder.h"
 
 namespace bulwark::net {
 
@@ -37,12 +38,6 @@ IpAddr ip4_at(const uint8_t* p)
     return ip;
 }
 
-void store16(uint8_t* p, uint16_t v)
-{
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
 IpAddr netmask(uint8_t prefix)
 {
     uint32_t mask = prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix);
@@ -50,53 +45,6 @@ IpAddr netmask(uint8_t prefix)
 }
 
 } // namespace
-
-uint16_t internet_checksum(std::span<const uint8_t> bytes, uint32_t initial)
-{
-    uint64_t sum = initial;
-    std::size_t i = 0;
-    for (; i + 1 < bytes.size(); i += 2)
-        sum += load_be16(bytes.data() + i);
-    if (i < bytes.size())
-        sum += uint32_t(bytes[i]) << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
-
-std::vector<uint8_t> build_udp4_frame(const MacAddr& src_mac, const MacAddr& dst_mac, const IpAddr& src_ip,
-    const IpAddr& dst_ip, uint16_t src_port, uint16_t dst_port, std::span<const uint8_t> payload)
-{
-    std::vector<uint8_t> f;
-    f.reserve(14 + 20 + 8 + payload.size());
-    f.insert(f.end(), dst_mac.bytes.begin(), dst_mac.bytes.end());
-    f.insert(f.end(), src_mac.bytes.begin(), src_mac.bytes.end());
-    put16(f, ethertype::ipv4);
-    std::size_t ip = f.size();
-    auto ip_len = static_cast<uint16_t>(20 + 8 + payload.size());
-    f.insert(f.end(), {0x45, 0x00});
-    put16(f, ip_len);
-    put16(f, 0);       // id
-    put16(f, 0x4000);  // don't fragment
-    f.push_back(64);   // ttl
-    f.push_back(ipproto::udp);
-    put16(f, 0);  // checksum, below
-    put_ip4(f, src_ip);
-    put_ip4(f, dst_ip);
-    store16(&f[ip + 10], internet_checksum(std::span(f).subspan(ip, 20)));
-    std::size_t udp = f.size();
-    put16(f, src_port);
-    put16(f, dst_port);
-    put16(f, static_cast<uint16_t>(8 + payload.size()));
-    put16(f, 0);
-    f.insert(f.end(), payload.begin(), payload.end());
-    // The UDP checksum covers a pseudo-header: addresses, protocol and UDP length.
-    uint32_t pseudo = load_be16(&src_ip.bytes[0]) + load_be16(&src_ip.bytes[2]) + load_be16(&dst_ip.bytes[0])
-        + load_be16(&dst_ip.bytes[2]) + ipproto::udp + static_cast<uint32_t>(8 + payload.size());
-    uint16_t sum = internet_checksum(std::span(f).subspan(udp), pseudo);
-    store16(&f[udp + 6], sum == 0 ? 0xffff : sum);
-    return f;
-}
 
 bool is_dhcp_client_packet(const Packet& packet)
 {
@@ -223,25 +171,14 @@ std::optional<std::vector<uint8_t>> dhcp_answer(const DhcpRequest& request, cons
     }
     b.push_back(255);
     // The client has no address yet: broadcast at the IP layer, unicast to its MAC.
-    return build_udp4_frame(segment.server_mac, port_mac, segment.server_ip, IpAddr::v4(0xffffffff), k_server_port,
-        k_client_port, b);
+    return udp_frame({segment.server_mac, segment.server_ip}, {port_mac, IpAddr::v4(0xffffffff)}, k_server_port, k_client_port, b);
 }
 
 std::optional<std::vector<uint8_t>> arp_answer(const Packet& packet, const SegmentAddressing& segment)
 {
     if (packet.l3 != L3::Arp || packet.arp.op != 1 || packet.arp.target_ip != segment.server_ip)
         return std::nullopt;
-    std::vector<uint8_t> f;
-    f.reserve(42);
-    f.insert(f.end(), packet.src.bytes.begin(), packet.src.bytes.end());
-    f.insert(f.end(), segment.server_mac.bytes.begin(), segment.server_mac.bytes.end());
-    put16(f, ethertype::arp);
-    f.insert(f.end(), {0, 1, 8, 0, 6, 4, 0, 2});  // Ethernet, IPv4, 6, 4, reply
-    f.insert(f.end(), segment.server_mac.bytes.begin(), segment.server_mac.bytes.end());
-    put_ip4(f, segment.server_ip);
-    f.insert(f.end(), packet.arp.sender_mac.bytes.begin(), packet.arp.sender_mac.bytes.end());
-    put_ip4(f, packet.arp.sender_ip);
-    return f;
+    return arp_frame(2, segment.server_mac, segment.server_ip, packet.arp.sender_mac, packet.arp.sender_ip, packet.src);
 }
 
 } // namespace bulwark::net

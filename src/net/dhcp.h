@@ -67,10 +67,4 @@ std::optional<std::vector<uint8_t>> dhcp_answer(const DhcpRequest& request, cons
 // The ARP reply for a request that asks for the switch's own address; nullopt otherwise.
 std::optional<std::vector<uint8_t>> arp_answer(const Packet& packet, const SegmentAddressing& segment);
 
-// Internet checksum (RFC 1071) helpers, for the frames the switch writes itself.
-uint16_t internet_checksum(std::span<const uint8_t> bytes, uint32_t initial = 0);
-// Builds Ethernet + IPv4 + UDP around a payload, checksums filled in.
-std::vector<uint8_t> build_udp4_frame(const MacAddr& src_mac, const MacAddr& dst_mac, const IpAddr& src_ip,
-    const IpAddr& dst_ip, uint16_t src_port, uint16_t dst_port, std::span<const uint8_t> payload);
-
 } // namespace bulwark::net

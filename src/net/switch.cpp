@@ -345,6 +345,11 @@ void Switch::forward_l2(Port& from, const Packet& packet, uint64_t now_ns)
 
 bool Switch::policy_allows_flow(const Port& from, const Port& to, const Packet& packet, Flow& flow, bool to_server)
 {
+    // An echo request against the flow's direction is the other side opening its own
+    // exchange with the same identifier, not a reply: the policy decides it afresh.
+    bool echo_request = (packet.l4 == L4::Icmp && packet.icmp_type == 8) || (packet.l4 == L4::Icmpv6 && packet.icmp_type == 128);
+    if (echo_request && !to_server)
+        return m_compiled.allows(from.config.id, to.config.id, packet.ip_proto, 0);
     if (flow.policy_generation == m_generation && flow.verdict != uint8_t(Verdict::Unknown))
         return flow.verdict == uint8_t(Verdict::Allowed);
     // The policy speaks of who opens a flow: check it in the flow's own direction, whichever

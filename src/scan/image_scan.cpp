@@ -5,7 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "disk/filesystem.h"
@@ -304,6 +309,219 @@ struct RegularFile {
     std::string path;
 };
 
+// What the content scan of one file found.
+struct ContentResult {
+    std::vector<Finding> findings;
+    bool vendor = false;  // exactly as its Debian package shipped it
+    uint64_t bytes = 0;
+};
+
+// The content scan of one file: dpkg's MD5, the secret rules, YARA. Runs on any thread: it
+// reads only the volume's package list and the shared YARA rules, both unchanged while the
+// pipeline runs.
+ContentResult scan_file(const Volume& v, const std::string& file_path, std::string_view bytes, YaraScanner* yara)
+{
+    ContentResult r;
+    r.bytes = bytes.size();
+    std::string path = prefixed(v.prefix, file_path);
+    // A file exactly as a Debian package shipped it holds the distribution's bytes, not
+    // secrets of whoever built the image (libgnutls carries test keys, for one). It is
+    // still matched by YARA. A package file that was changed is itself a finding.
+    if (auto it = v.package_md5.find(file_path); it != v.package_md5.end()) {
+        if (md5_hex(bytes) == it->second) {
+            r.vendor = true;
+        } else {
+            r.findings.push_back(inspect::make_finding("package.modified-file", file_path, Severity::Medium, path,
+                "this file differs from what its Debian package installed (dpkg md5sums): it was changed after installation"));
+        }
+    }
+    if (!r.vendor) {
+        for (auto& f : inspect::scan_content(path, bytes))
+            r.findings.push_back(std::move(f));
+    }
+    if (yara) {
+        auto matches = yara->match(bytes);
+        if (matches.is_ok()) {
+            for (const auto& rule : matches.value()) {
+                r.findings.push_back(inspect::make_finding("yara.match", rule + ":" + path, Severity::High, path,
+                    "YARA rule " + inspect::display_text(rule, 128) + " matches"));
+            }
+        } else {
+            r.findings.push_back(inspect::make_finding("yara.error", path, Severity::Medium, path,
+                "YARA could not scan this file: " + matches.error().message()));
+        }
+    }
+    return r;
+}
+
+// Scans files' contents on options.threads threads while the caller reads the next ones.
+// Results are handed to merge() on the caller's thread, in the order the files were
+// submitted. The bytes read but not yet scanned are bounded (k_in_flight_bytes, or one file
+// when a single file is larger), so memory stays within the worker's limit. With no threads
+// the caller scans each file itself, as it is submitted.
+class ContentPipeline {
+public:
+    ContentPipeline(const ScanOptions& options, const Volume& v, std::function<void(ContentResult&)> merge)
+        : m_volume(v)
+        , m_merge(std::move(merge))
+    {
+        unsigned threads = std::min(options.threads, k_max_scan_threads);
+        for (unsigned i = 0; i < std::max(threads, 1u); ++i) {
+            std::unique_ptr<YaraScanner> scanner;
+            if (options.yara) {
+                auto made = YaraScanner::create(*options.yara);
+                if (made.is_ok())
+                    scanner = made.release_value();
+                else
+                    m_yara_error = made.error().message();
+            }
+            m_scanners.push_back(std::move(scanner));
+        }
+        m_yara = options.yara != nullptr;
+        for (unsigned i = 0; i < threads; ++i)
+            m_threads.emplace_back([this, i] { work(m_scanners[i].get()); });
+    }
+
+    ~ContentPipeline() { stop(); }
+
+    void submit(const std::string& file_path, std::string bytes)
+    {
+        if (m_threads.empty()) {
+            auto r = scan(file_path, bytes, m_scanners[0].get());
+            m_merge(r);
+            return;
+        }
+        std::unique_lock lock(m_mutex);
+        m_room.wait(lock, [&] { return m_failure || m_in_flight == 0 || m_in_flight + bytes.size() <= k_in_flight_bytes; });
+        rethrow_locked(lock);
+        m_in_flight += bytes.size();
+        m_queue.push_back(Job {m_next_seq++, file_path, std::move(bytes)});
+        m_work.notify_one();
+        merge_ready(lock);
+    }
+
+    // Waits for every file submitted, and merges the rest.
+    void finish()
+    {
+        if (m_threads.empty())
+            return;
+        std::unique_lock lock(m_mutex);
+        while (m_merged < m_next_seq) {
+            m_done.wait(lock, [&] { return m_failure || m_results.count(m_merged) > 0; });
+            rethrow_locked(lock);
+            merge_ready(lock);
+        }
+    }
+
+private:
+    static constexpr size_t k_in_flight_bytes = 96 << 20;
+
+    struct Job {
+        uint64_t seq;
+        std::string path;
+        std::string bytes;
+    };
+
+    ContentResult scan(const std::string& file_path, std::string_view bytes, YaraScanner* yara)
+    {
+        auto r = scan_file(m_volume, file_path, bytes, yara);
+        // A scanner that could not be made fails each file's YARA match, as a failed match does.
+        if (m_yara && !yara)
+            r.findings.push_back(inspect::make_finding("yara.error", prefixed(m_volume.prefix, file_path), Severity::Medium,
+                prefixed(m_volume.prefix, file_path), "YARA could not scan this file: " + m_yara_error));
+        return r;
+    }
+
+    void work(YaraScanner* yara)
+    {
+        for (;;) {
+            Job job;
+            {
+                std::unique_lock lock(m_mutex);
+                m_work.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
+                if (m_queue.empty())
+                    return;
+                job = std::move(m_queue.front());
+                m_queue.pop_front();
+            }
+            ContentResult r;
+            std::exception_ptr failure;
+            try {
+                r = scan(job.path, job.bytes, yara);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            size_t size = job.bytes.size();
+            job.bytes = std::string();
+            std::lock_guard lock(m_mutex);
+            m_in_flight -= size;
+            if (failure && !m_failure)
+                m_failure = failure;
+            m_results.emplace(job.seq, std::move(r));
+            m_room.notify_one();
+            m_done.notify_one();
+        }
+    }
+
+    // Hands the results that are next in order to merge(), without the lock held.
+    void merge_ready(std::unique_lock<std::mutex>& lock)
+    {
+        for (auto it = m_results.find(m_merged); it != m_results.end(); it = m_results.find(m_merged)) {
+            ContentResult r = std::move(it->second);
+            m_results.erase(it);
+            ++m_merged;
+            lock.unlock();
+            m_merge(r);
+            lock.lock();
+        }
+    }
+
+    // An exception in a scanning thread (out of memory) is the scan's, as it would have been
+    // on one thread.
+    void rethrow_locked(std::unique_lock<std::mutex>& lock)
+    {
+        if (!m_failure)
+            return;
+        auto failure = m_failure;
+        lock.unlock();
+        stop();
+        std::rethrow_exception(failure);
+    }
+
+    void stop()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopping = true;
+            if (m_failure)
+                m_queue.clear();
+        }
+        m_work.notify_all();
+        for (auto& t : m_threads) {
+            if (t.joinable())
+                t.join();
+        }
+    }
+
+    const Volume& m_volume;
+    std::function<void(ContentResult&)> m_merge;
+    std::vector<std::unique_ptr<YaraScanner>> m_scanners;  // one per thread (the caller's, without threads)
+    bool m_yara = false;
+    std::string m_yara_error;
+    std::vector<std::thread> m_threads;
+    std::mutex m_mutex;
+    std::condition_variable m_work;  // a job was queued, or the pipeline stops
+    std::condition_variable m_room;  // bytes in flight went down
+    std::condition_variable m_done;  // a result arrived
+    std::deque<Job> m_queue;
+    std::map<uint64_t, ContentResult> m_results;
+    uint64_t m_next_seq = 0;
+    uint64_t m_merged = 0;
+    size_t m_in_flight = 0;
+    bool m_stopping = false;
+    std::exception_ptr m_failure;
+};
+
 // Walks one filesystem: modes, service links, then the content of every regular file.
 void walk_volume(Volume& v, const ScanOptions& options, Collector& out, ScanProgress& progress, Json& stats, uint64_t& budget)
 {
@@ -355,53 +573,34 @@ void walk_volume(Volume& v, const ScanOptions& options, Collector& out, ScanProg
     uint64_t unreadable = 0;
     uint64_t package_files = 0;
     uint64_t reported_at = 0;
-    for (const auto& f : files) {
-        if (!options.content)
-            break;
-        if (f.size > options.max_content_bytes) {
-            ++skipped_large;
-            continue;
-        }
-        auto bytes = v.fs->read_inode(f.inode, options.max_content_bytes);
-        if (bytes.is_error()) {
-            ++unreadable;
-            continue;
-        }
-        std::string path = prefixed(v.prefix, f.path);
-        // A file exactly as a Debian package shipped it holds the distribution's bytes, not
-        // secrets of whoever built the image (libgnutls carries test keys, for one). It is
-        // still matched by YARA. A package file that was changed is itself a finding.
-        bool vendor = false;
-        if (auto it = v.package_md5.find(f.path); it != v.package_md5.end()) {
-            if (md5_hex(bytes.value()) == it->second) {
-                vendor = true;
-                ++package_files;
-            } else {
-                out.add(inspect::make_finding("package.modified-file", f.path, Severity::Medium, path,
-                    "this file differs from what its Debian package installed (dpkg md5sums): it was changed after installation"));
-            }
-        }
-        if (!vendor)
-            out.add(inspect::scan_content(path, bytes.value()));
-        if (options.yara) {
-            auto matches = options.yara->match(bytes.value());
-            if (matches.is_ok()) {
-                for (const auto& rule : matches.value()) {
-                    auto finding = inspect::make_finding("yara.match", rule + ":" + path, Severity::High, path,
-                        "YARA rule " + inspect::display_text(rule, 128) + " matches");
-                    out.add(std::move(finding));
-                }
-            } else {
-                out.add(inspect::make_finding("yara.error", path, Severity::Medium, path,
-                    "YARA could not scan this file: " + matches.error().message()));
-            }
-        }
+    // Files are read here, one at a time (libext2fs is not thread-safe), and scanned on the
+    // pipeline's threads; their findings are merged in file order, so the report is the
+    // same whatever thread finishes first.
+    auto merge = [&](ContentResult& r) {
+        package_files += r.vendor ? 1 : 0;
+        out.add(std::move(r.findings));
         ++progress.files;
-        progress.bytes_scanned += bytes.value().size();
+        progress.bytes_scanned += r.bytes;
         if (options.progress && progress.bytes_scanned - reported_at > (8 << 20)) {
             reported_at = progress.bytes_scanned;
             options.progress(progress);
         }
+    };
+    if (options.content) {
+        ContentPipeline pipeline(options, v, merge);
+        for (const auto& f : files) {
+            if (f.size > options.max_content_bytes) {
+                ++skipped_large;
+                continue;
+            }
+            auto bytes = v.fs->read_inode(f.inode, options.max_content_bytes);
+            if (bytes.is_error()) {
+                ++unreadable;
+                continue;
+            }
+            pipeline.submit(f.path, bytes.release_value());
+        }
+        pipeline.finish();
     }
     if (skipped_large > 0)
         out.add(inspect::make_finding("scan.large-files-skipped", "p" + std::to_string(v.partition), Severity::Low, prefixed(v.prefix, "/"),

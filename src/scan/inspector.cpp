@@ -64,7 +64,10 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
     spec.uid = spec.gid = config.uid;
     spec.root = config.home + "/jail/" + tag;
     spec.cgroup = jail::cgroup_parent(config.home) + "/" + tag;
-    spec.limits = {config.memory_bytes, 100, 16};
+    // One CPU per content-scanning thread; 16 tasks: the worker's reading thread and its
+    // scanning threads (at most k_max_scan_threads), with room to spare.
+    unsigned threads = std::min(config.threads, k_max_scan_threads);
+    spec.limits = {config.memory_bytes, 100 * std::max(1u, threads), 16};
     // Its own binary and the shared libraries: no firmware, no devices beyond null and
     // urandom, no QEMU. A procfs of its own PID namespace, for sanitizer builds.
     std::string worker = TRY_CTX(sys::realpath(config.worker), "the inspector worker");
@@ -80,7 +83,8 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
     spec.status_fd = status.write.get();
     std::vector<int> keep {input.image_fd, output.write.get(), progress.write.get()};
     spec.argv = {worker, "--image-fd", std::to_string(input.image_fd), "--out-fd", std::to_string(output.write.get()),
-        "--progress-fd", std::to_string(progress.write.get()), "--max-file-mib", std::to_string(config.max_file_mib), "--content", input.content ? "1" : "0"};
+        "--progress-fd", std::to_string(progress.write.get()), "--max-file-mib", std::to_string(config.max_file_mib), "--content", input.content ? "1" : "0",
+        "--threads", std::to_string(threads)};
     for (const auto& [name, fd] : input.backing) {
         keep.push_back(fd);
         spec.argv.insert(spec.argv.end(), {"--backing", name + "=" + std::to_string(fd)});

@@ -6,6 +6,10 @@
 //
 //   bulwark-inspect --image-fd N --out-fd N [--backing NAME=FD]... [--yara NAME=FD]...
 //                   [--progress-fd N] [--max-file-mib N] [--today-days N] [--content 0|1]
+//                   [--threads N]
+//
+// --threads: content-scanning threads besides the one that reads the image (0-4, default 2);
+// 0 scans on the reading thread.
 #include <unistd.h>
 
 #include <charconv>
@@ -37,6 +41,7 @@ struct Args {
     uint64_t max_file_mib = 64;
     int64_t today_days = 0;
     bool content = true;
+    unsigned threads = 2;
 };
 
 Result<int64_t> number(const std::string& opt, const std::string& text)
@@ -75,7 +80,12 @@ Result<Args> parse(int argc, char** argv)
             a.max_file_mib = static_cast<uint64_t>(TRY(number(opt, val)));
         else if (opt == "--content")
             a.content = TRY(number(opt, val)) != 0;
-        else if (opt == "--today-days")
+        else if (opt == "--threads") {
+            int64_t n = TRY(number(opt, val));
+            if (n > static_cast<int64_t>(k_max_scan_threads))
+                return Error(ErrorKind::InvalidArgument, "--threads is at most " + std::to_string(k_max_scan_threads));
+            a.threads = static_cast<unsigned>(n);
+        } else if (opt == "--today-days")
             a.today_days = TRY(number(opt, val));
         else if (opt == "--backing")
             a.backing.insert(TRY(named_fd(opt, val)));
@@ -139,6 +149,7 @@ Result<Json> run(const Args& a)
     options.max_content_bytes = a.max_file_mib << 20;
     options.content = a.content;
     options.today_days = a.today_days;
+    options.threads = a.threads;
     if (a.progress_fd >= 0) {
         options.progress = [fd = a.progress_fd](const ScanProgress& p) {
             std::string line = json_dump(Json {{"files", p.files}, {"files_total", p.files_total}, {"bytes", p.bytes_scanned}}) + "\n";

@@ -35,7 +35,8 @@ int on_scan(YR_SCAN_CONTEXT* context, int message, void* data, void* user)
     return state->names.size() >= k_max_yara_matches_per_file ? CALLBACK_ABORT : CALLBACK_CONTINUE;
 }
 
-// libyara keeps process-wide state; the worker is single-threaded and initialises it once.
+// libyara keeps process-wide state, initialised once (a function-local static is
+// thread-safe), before the worker starts its scanning threads.
 bool yara_ready()
 {
     static bool ok = yr_initialize() == ERROR_SUCCESS;
@@ -83,16 +84,55 @@ YaraRules::~YaraRules()
         yr_rules_destroy(static_cast<YR_RULES*>(m_rules));
 }
 
-Result<std::vector<std::string>> YaraRules::match(std::string_view bytes) const
+namespace {
+
+// 10 s per file: a rule set that takes longer on one file is a denial of service.
+constexpr int k_timeout_seconds = 10;
+
+Result<std::vector<std::string>> outcome(int rc, MatchState& state)
 {
-    MatchState state;
-    // 10 s per file: a rule set that takes longer on one file is a denial of service.
-    int rc = yr_rules_scan_mem(static_cast<YR_RULES*>(m_rules), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
-        SCAN_FLAGS_FAST_MODE, on_scan, &state, 10);
     if (rc != ERROR_SUCCESS && rc != ERROR_CALLBACK_ERROR)
         return Error(rc == ERROR_SCAN_TIMEOUT ? ErrorKind::Timeout : ErrorKind::Internal,
             "YARA scan failed (libyara error " + std::to_string(rc) + ")");
-    return state.names;
+    return std::move(state.names);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> YaraRules::match(std::string_view bytes) const
+{
+    MatchState state;
+    int rc = yr_rules_scan_mem(static_cast<YR_RULES*>(m_rules), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+        SCAN_FLAGS_FAST_MODE, on_scan, &state, k_timeout_seconds);
+    return outcome(rc, state);
+}
+
+Result<std::unique_ptr<YaraScanner>> YaraScanner::create(const YaraRules& rules)
+{
+    YR_SCANNER* scanner = nullptr;
+    if (yr_scanner_create(static_cast<YR_RULES*>(rules.m_rules), &scanner) != ERROR_SUCCESS)
+        return Error(ErrorKind::Internal, "cannot create a YARA scanner");
+    std::unique_ptr<YaraScanner> out(new YaraScanner());
+    out->m_scanner = scanner;
+    yr_scanner_set_flags(scanner, SCAN_FLAGS_FAST_MODE);
+    yr_scanner_set_timeout(scanner, k_timeout_seconds);
+    return out;
+}
+
+YaraScanner::~YaraScanner()
+{
+    if (m_scanner)
+        yr_scanner_destroy(static_cast<YR_SCANNER*>(m_scanner));
+}
+
+Result<std::vector<std::string>> YaraScanner::match(std::string_view bytes)
+{
+    MatchState state;
+    auto* scanner = static_cast<YR_SCANNER*>(m_scanner);
+    // The callback's state is this call's; set for each scan, as the scanner is reused.
+    yr_scanner_set_callback(scanner, on_scan, &state);
+    int rc = yr_scanner_scan_mem(scanner, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    return outcome(rc, state);
 }
 
 }  // namespace bulwark::scan

@@ -1,5 +1,8 @@
 // YARA over image files (libyara): user-supplied rules, compiled once, matched against each
 // regular file's bytes. Used only inside the inspector worker.
+//
+// Threads: the compiled rules are shared and read-only; each thread that matches makes its
+// own YaraScanner (libyara allows up to 32 at once over one set of rules).
 #pragma once
 
 #include <memory>
@@ -34,9 +37,26 @@ public:
     size_t rule_count() const { return m_count; }
 
 private:
+    friend class YaraScanner;
     YaraRules() = default;
     void* m_rules = nullptr;  // YR_RULES*
     size_t m_count = 0;
+};
+
+// One thread's scanner over shared rules: match() as YaraRules::match(), without building
+// and tearing down libyara's scan state for every file. Not for use by two threads at once.
+class YaraScanner {
+public:
+    static Result<std::unique_ptr<YaraScanner>> create(const YaraRules& rules);
+    ~YaraScanner();
+    YaraScanner(const YaraScanner&) = delete;
+    YaraScanner& operator=(const YaraScanner&) = delete;
+
+    Result<std::vector<std::string>> match(std::string_view bytes);
+
+private:
+    YaraScanner() = default;
+    void* m_scanner = nullptr;  // YR_SCANNER*
 };
 
 }  // namespace bulwark::scan

@@ -55,8 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     std::span<const uint8_t> payload(k_payload, sizeof k_payload - 1);
     p.payload = payload.subspan(20);
     for (int round = 0; round < 2; ++round) {
-        InspectInput in { .packet = p, .has_flow = true, .to_server = round == 0, .established = true, .flow_id = 1,
-            .stream = round == 0 ? std::span<const uint8_t> {} : payload, .stream_new_offset = 20, .now_ns = 1000 };
+        InspectInput in { .packet = p,
+            .has_flow = true,
+            .to_server = round == 0,
+            .established = true,
+            .flow_id = 1,
+            .stream = round == 0 ? std::span<const uint8_t> {} : payload,
+            .stream_new_offset = 20,
+            .now_ns = 1000 };
         Verdict v = e.inspect(in);
         check(v.alerts.size() <= k_max_alerts_per_packet);
         if (v.action == Action::Pass)

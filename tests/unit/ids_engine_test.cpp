@@ -1,11 +1,9 @@
 // The IDS engine (src/ids/engine): prefilter plus full checks, verdicts, thresholds, stream
 // matching, reject frames. Packets are built by hand (frame bytes and the decoded fields), so
 // these tests do not depend on the frame decoder.
-#include <gtest/gtest.h>
-
-#include <arpa/inet.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <random>
 #include <set>
 
@@ -205,8 +203,12 @@ struct Flow {
 
 Verdict run(Engine& e, const TestPacket& tp, Flow flow = {}, uint64_t now_ns = 0)
 {
-    InspectInput in { .packet = tp.packet, .has_flow = flow.has_flow, .to_server = flow.to_server,
-        .established = flow.established, .flow_id = 1, .now_ns = now_ns };
+    InspectInput in { .packet = tp.packet,
+        .has_flow = flow.has_flow,
+        .to_server = flow.to_server,
+        .established = flow.established,
+        .flow_id = 1,
+        .now_ns = now_ns };
     return e.inspect(in);
 }
 
@@ -234,27 +236,27 @@ TEST(IdsEngine, OffsetAndDepth)
                         "alert tcp any any -> any any (content:\"xyz\"; depth:3; sid:2;)\n");
     ASSERT_TRUE(e);
     EXPECT_EQ(sids(run(*e, *tcp("..abc"))), (Sids { 1 }));
-    EXPECT_EQ(sids(run(*e, *tcp("....abc"))), (Sids { 1 }));   // ends at 7 = offset + depth
-    EXPECT_EQ(sids(run(*e, *tcp(".....abc"))), (Sids {}));     // ends past the depth
-    EXPECT_EQ(sids(run(*e, *tcp(".abc"))), (Sids {}));         // starts before the offset
+    EXPECT_EQ(sids(run(*e, *tcp("....abc"))), (Sids { 1 })); // ends at 7 = offset + depth
+    EXPECT_EQ(sids(run(*e, *tcp(".....abc"))), (Sids {})); // ends past the depth
+    EXPECT_EQ(sids(run(*e, *tcp(".abc"))), (Sids {})); // starts before the offset
     EXPECT_EQ(sids(run(*e, *tcp("xyz..."))), (Sids { 2 }));
     EXPECT_EQ(sids(run(*e, *tcp(".xyz"))), (Sids {}));
 }
 
 TEST(IdsEngine, RelativeContentsAndBacktracking)
 {
-    auto e = engine_for(
-        "alert tcp any any -> any any (content:\"a\"; content:\"b\"; distance:0; within:1; sid:1;)\n"
-        "alert tcp any any -> any any (content:\"key=\"; content:\"secret\"; distance:2; within:8; sid:2;)\n"
-        "alert tcp any any -> any any (content:\"bc\"; content:\"Q\"; distance:-3; within:1; sid:3;)\n"
-        "alert tcp any any -> any any (content:\"one\"; content:\"two\"; content:\"three\"; distance:0; sid:4;)\n");
+    auto e
+        = engine_for("alert tcp any any -> any any (content:\"a\"; content:\"b\"; distance:0; within:1; sid:1;)\n"
+                     "alert tcp any any -> any any (content:\"key=\"; content:\"secret\"; distance:2; within:8; sid:2;)\n"
+                     "alert tcp any any -> any any (content:\"bc\"; content:\"Q\"; distance:-3; within:1; sid:3;)\n"
+                     "alert tcp any any -> any any (content:\"one\"; content:\"two\"; content:\"three\"; distance:0; sid:4;)\n");
     ASSERT_TRUE(e);
     // The first "a" is not followed by "b"; the engine must try the second.
     EXPECT_EQ(sids(run(*e, *tcp("a-x ab"))), (Sids { 1 }));
     EXPECT_EQ(sids(run(*e, *tcp("a-x a-b"))), (Sids {}));
     EXPECT_EQ(sids(run(*e, *tcp("key=..secret"))), (Sids { 2 }));
-    EXPECT_EQ(sids(run(*e, *tcp("key=.secret"))), (Sids {}));        // distance 2 not met
-    EXPECT_EQ(sids(run(*e, *tcp("key=......secret"))), (Sids {}));   // past within
+    EXPECT_EQ(sids(run(*e, *tcp("key=.secret"))), (Sids {})); // distance 2 not met
+    EXPECT_EQ(sids(run(*e, *tcp("key=......secret"))), (Sids {})); // past within
     EXPECT_EQ(sids(run(*e, *tcp("Qbc"))), (Sids { 3 }));
     EXPECT_EQ(sids(run(*e, *tcp("xbcQ"))), (Sids {}));
     // "three" is relative to "two", which may come anywhere after "one"'s absolute search.
@@ -272,7 +274,7 @@ TEST(IdsEngine, NegatedContent)
     EXPECT_EQ(sids(run(*e, *tcp("GET / Host: x ok"))), (Sids {}));
     EXPECT_EQ(sids(run(*e, *tcp("user=bob ok"))), (Sids { 2 }));
     EXPECT_EQ(sids(run(*e, *tcp("user=admin ok"))), (Sids {}));
-    EXPECT_EQ(sids(run(*e, *tcp("user=bob...... admin ok"))), (Sids { 2 }));  // admin past within
+    EXPECT_EQ(sids(run(*e, *tcp("user=bob...... admin ok"))), (Sids { 2 })); // admin past within
 }
 
 TEST(IdsEngine, Pcre)
@@ -284,7 +286,7 @@ TEST(IdsEngine, Pcre)
         "alert tcp any any -> any any (content:\"A\"; pcre:\"/B+/R\"; content:\"C\"; distance:0; within:1; sid:4;)\n");
     ASSERT_TRUE(e);
     EXPECT_EQ(sids(run(*e, *tcp("login=abc1"))), (Sids { 1 }));
-    EXPECT_EQ(sids(run(*e, *tcp("login=1abc"))), (Sids {}));  // ^ anchors at the relative start
+    EXPECT_EQ(sids(run(*e, *tcp("login=1abc"))), (Sids {})); // ^ anchors at the relative start
     EXPECT_EQ(sids(run(*e, *tcp("abc1 login=9"))), (Sids {}));
     EXPECT_EQ(sids(run(*e, *tcp("SeLeCt * FROM t"))), (Sids { 2 }));
     EXPECT_EQ(sids(run(*e, *tcp("cmd=rm"))), (Sids { 3 }));
@@ -347,7 +349,7 @@ TEST(IdsEngine, Flags)
     EXPECT_EQ(sids(run(*e, *tcp("", 80, 0))), (Sids { 4, 6 }));
     Spec u;
     u.proto = net::ipproto::udp;
-    EXPECT_EQ(sids(run(*e, *make_packet(u))), (Sids {}));  // flags never match non-TCP
+    EXPECT_EQ(sids(run(*e, *make_packet(u))), (Sids {})); // flags never match non-TCP
 }
 
 TEST(IdsEngine, Thresholds)
@@ -370,8 +372,8 @@ TEST(IdsEngine, Thresholds)
         return pattern;
     };
     EXPECT_EQ(hits("lim", 5, 100 * s), "AA...");
-    EXPECT_EQ(hits("lim", 2, 100 * s, "10.0.0.9"), "AA");  // tracked per source
-    EXPECT_EQ(hits("lim", 3, 111 * s), "AA.");             // a new window
+    EXPECT_EQ(hits("lim", 2, 100 * s, "10.0.0.9"), "AA"); // tracked per source
+    EXPECT_EQ(hits("lim", 3, 111 * s), "AA."); // a new window
     EXPECT_EQ(hits("thr", 7, 200 * s), "..A..A.");
     EXPECT_EQ(hits("both", 6, 300 * s), "..A...");
     // A thresholded drop rule still drops; only its alert is limited.
@@ -403,7 +405,7 @@ TEST(IdsEngine, DirectionAndGroups)
     s.dst = "10.0.0.1";
     s.sport = 80;
     s.dport = 40000;
-    EXPECT_EQ(sids(run(*e, *make_packet(s))), (Sids { 1 }));  // only <> matches the reply
+    EXPECT_EQ(sids(run(*e, *make_packet(s))), (Sids { 1 })); // only <> matches the reply
     s = Spec {};
     s.payload = "x";
     s.src = "8.8.8.8";
@@ -436,7 +438,7 @@ TEST(IdsEngine, ProtocolGroups)
     EXPECT_EQ(sids(run(*e, *make_packet(s))), (Sids { 2, 3 }));
     s.src = "fd00::1";
     s.dst = "fd00::2";
-    EXPECT_EQ(sids(run(*e, *make_packet(s))), (Sids { 2, 3 }));  // icmp covers ICMPv6
+    EXPECT_EQ(sids(run(*e, *make_packet(s))), (Sids { 2, 3 })); // icmp covers ICMPv6
     // Non-IP frames are not inspected.
     auto arp = make_packet(Spec {});
     arp->packet.l3 = net::L3::Arp;
@@ -452,7 +454,7 @@ TEST(IdsEngine, ActionPrecedence)
     ASSERT_TRUE(e);
     auto v = run(*e, *tcp("a d"));
     EXPECT_EQ(v.action, Action::Drop);
-    EXPECT_EQ(sids(v), (Sids { 2, 1 }));  // strongest action first
+    EXPECT_EQ(sids(v), (Sids { 2, 1 })); // strongest action first
     v = run(*e, *tcp("a r"));
     EXPECT_EQ(v.action, Action::Reject);
     EXPECT_EQ(sids(v), (Sids { 3, 1 }));
@@ -474,16 +476,22 @@ TEST(IdsEngine, StreamMatchingAcrossSegments)
     std::string first = "user=bob&pass";
     std::string second = "word=1";
     std::string stream = first + second;
-    auto bytes = [](const std::string& s) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+    auto bytes
+        = [](const std::string& s) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
     auto inspect = [&](const TestPacket& tp, const std::string& buf, size_t new_offset) {
-        InspectInput in { .packet = tp.packet, .has_flow = true, .to_server = true, .established = true, .flow_id = 7,
-            .stream = bytes(buf), .stream_new_offset = new_offset };
+        InspectInput in { .packet = tp.packet,
+            .has_flow = true,
+            .to_server = true,
+            .established = true,
+            .flow_id = 7,
+            .stream = bytes(buf),
+            .stream_new_offset = new_offset };
         return sids(e->inspect(in));
     };
     auto p1 = tcp(first);
     auto p2 = tcp(second);
     EXPECT_EQ(inspect(*p1, first, 0), (Sids { 3 }));
-    EXPECT_EQ(sids(run(*e, *p2)), (Sids {}));  // the second segment alone does not match
+    EXPECT_EQ(sids(run(*e, *p2)), (Sids {})); // the second segment alone does not match
     EXPECT_EQ(inspect(*p2, stream, first.size()), (Sids { 1 }));
     // More data later: the old "password" and "bob" are not reported again.
     std::string third = "&x=1";
@@ -518,12 +526,12 @@ TEST(IdsEngine, TenThousandGeneratedRulesMatchNaiveCheck)
     struct Gen {
         uint32_t sid;
         bool udp;
-        int port;  // -1 any
+        int port; // -1 any
         std::string c1;
         bool nocase;
-        std::string c2;  // "" none
+        std::string c2; // "" none
         bool c2_relative;
-        std::string neg;  // "" none
+        std::string neg; // "" none
     };
     const int ports[] = { 80, 443, 53, 8080 };
     std::vector<Gen> gens;
@@ -599,13 +607,14 @@ TEST(IdsEngine, TenThousandGeneratedRulesMatchNaiveCheck)
             expected.resize(k_max_alerts_per_packet);
         ASSERT_EQ(sids(v), expected) << "packet " << n << " payload " << payload;
     }
-    EXPECT_GT(total_matches, 200u);  // the planted contents made most packets match
-    EXPECT_LT(e->stats().candidates, 300u * 100u);  // and the prefilter kept the checks few
+    EXPECT_GT(total_matches, 200u); // the planted contents made most packets match
+    EXPECT_LT(e->stats().candidates, 300u * 100u); // and the prefilter kept the checks few
 }
 
 TEST(IdsEngine, CloneSharesRulesNotState)
 {
-    auto e = engine_for("alert tcp any any -> any any (content:\"x\"; threshold:type limit, track by_src, count 1, seconds 60; sid:1;)\n");
+    auto e = engine_for(
+        "alert tcp any any -> any any (content:\"x\"; threshold:type limit, track by_src, count 1, seconds 60; sid:1;)\n");
     ASSERT_TRUE(e);
     auto c = e->clone();
     ASSERT_TRUE(c.is_ok());
@@ -684,7 +693,7 @@ TEST(IdsEngine, RejectFrames)
         EXPECT_EQ(f.size(), r.l4 + 20);
         EXPECT_EQ(size_t(f[r.l4] << 8 | f[r.l4 + 1]), 80u);
         EXPECT_EQ(size_t(f[r.l4 + 2] << 8 | f[r.l4 + 3]), 40000u);
-        EXPECT_EQ(read32(f, r.l4 + 4), 9000u);  // seq = their ack
+        EXPECT_EQ(read32(f, r.l4 + 4), 9000u); // seq = their ack
         EXPECT_EQ(f[r.l4 + 13], rst);
     }
     {
@@ -701,7 +710,7 @@ TEST(IdsEngine, RejectFrames)
         EXPECT_TRUE(r.v6);
         EXPECT_EQ(r.proto, net::ipproto::tcp);
         EXPECT_EQ(read32(f, r.l4 + 4), 0u);
-        EXPECT_EQ(read32(f, r.l4 + 8), 0xffffffffu);  // their seq + SYN
+        EXPECT_EQ(read32(f, r.l4 + 8), 0xffffffffu); // their seq + SYN
         EXPECT_EQ(f[r.l4 + 13], rst | ack);
     }
     {
@@ -716,9 +725,10 @@ TEST(IdsEngine, RejectFrames)
         EXPECT_EQ(r.proto, net::ipproto::icmp);
         EXPECT_EQ(f[r.l4], 3);
         EXPECT_EQ(f[r.l4 + 1], 3);
-        EXPECT_EQ(f.size() - r.l3, 576u);  // capped at the IPv4 minimum MTU
+        EXPECT_EQ(f.size() - r.l3, 576u); // capped at the IPv4 minimum MTU
         // The quote starts with the offending IP header.
-        EXPECT_TRUE(std::equal(p->packet.ip_header.begin(), p->packet.ip_header.end(), f.begin() + static_cast<ptrdiff_t>(r.l4 + 8)));
+        EXPECT_TRUE(
+            std::equal(p->packet.ip_header.begin(), p->packet.ip_header.end(), f.begin() + static_cast<ptrdiff_t>(r.l4 + 8)));
     }
     {
         SCOPED_TRACE("UdpIpv6PortUnreachable");
@@ -747,7 +757,7 @@ TEST(IdsEngine, RejectFrames)
         SCOPED_TRACE("NothingSent");
         Spec s;
         s.proto = net::ipproto::icmp;
-        s.icmp_type = 3;  // an ICMP error
+        s.icmp_type = 3; // an ICMP error
         EXPECT_TRUE(build_reject_frame(make_packet(s)->packet).empty());
         Spec r;
         r.flags = rst;

@@ -1,7 +1,6 @@
 // EVE JSON output (src/ids/eve): Suricata's field names and formats, one line per event.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 
 #include "base/json.h"
 #include "ids/eve.h"
@@ -146,7 +145,7 @@ TEST(IdsEve, Drop)
 {
     std::vector<uint8_t> ip_header(20, 0);
     ip_header[0] = 0x45;
-    ip_header[1] = 0x10;  // tos
+    ip_header[1] = 0x10; // tos
     std::vector<uint8_t> ip_payload(30, 0);
     net::Packet p = tcp_packet(std::span<const uint8_t>(ip_payload).subspan(20));
     p.ip_header = ip_header;

@@ -1,8 +1,7 @@
 // The Suricata rule parser (src/ids/rule_parser): every supported keyword, every rejection,
 // variables, groups and the file format.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 
 #include "ids/rule_parser.h"
 
@@ -42,12 +41,12 @@ const Content& content(const Rule& r, size_t i)
 
 TEST(IdsRuleParser, HeaderActionsAndProtocols)
 {
-    const std::pair<const char*, Action> actions[] = {
-        {"alert", Action::Alert}, {"drop", Action::Drop}, {"pass", Action::Pass}, {"reject", Action::Reject}};
+    const std::pair<const char*, Action> actions[]
+        = { { "alert", Action::Alert }, { "drop", Action::Drop }, { "pass", Action::Pass }, { "reject", Action::Reject } };
     for (const auto& [word, action] : actions)
         EXPECT_EQ(parse_ok(std::string(word) + " ip any any -> any any (sid:1;)").action, action);
-    const std::pair<const char*, Proto> protos[] = {
-        {"ip", Proto::Ip}, {"tcp", Proto::Tcp}, {"udp", Proto::Udp}, {"icmp", Proto::Icmp}};
+    const std::pair<const char*, Proto> protos[]
+        = { { "ip", Proto::Ip }, { "tcp", Proto::Tcp }, { "udp", Proto::Udp }, { "icmp", Proto::Icmp } };
     for (const auto& [word, proto] : protos)
         EXPECT_EQ(parse_ok(std::string("alert ") + word + " any any -> any any (sid:1;)").proto, proto);
     EXPECT_FALSE(parse_ok("alert tcp any any -> any any (sid:1;)").bidirectional);
@@ -120,15 +119,15 @@ TEST(IdsRuleParser, Variables)
     }
     {
         SCOPED_TRACE("NestedAndOverridden");
-        auto vars = default_rule_vars({{"HOME_NET", "[$LAB,$DMZ]"}, {"LAB", "10.10.0.0/16"}, {"DMZ", "[192.0.2.0/24]"},
-            {"WEB_PORTS", "[$HTTP_PORTS,443,8000:8100]"}});
+        auto vars = default_rule_vars({ { "HOME_NET", "[$LAB,$DMZ]" }, { "LAB", "10.10.0.0/16" }, { "DMZ", "[192.0.2.0/24]" },
+            { "WEB_PORTS", "[$HTTP_PORTS,443,8000:8100]" } });
         Rule r = parse_ok("alert tcp !$EXTERNAL_NET any -> $HOME_NET $WEB_PORTS (sid:1;)", vars);
-        EXPECT_TRUE(r.src.matches(ip("10.10.1.1")));  // !!HOME_NET is HOME_NET
+        EXPECT_TRUE(r.src.matches(ip("10.10.1.1"))); // !!HOME_NET is HOME_NET
         EXPECT_FALSE(r.src.matches(ip("10.11.1.1")));
         EXPECT_TRUE(r.dst.matches(ip("192.0.2.77")));
-        for (uint16_t p : {80, 443, 8000, 8050, 8100})
+        for (uint16_t p : { 80, 443, 8000, 8050, 8100 })
             EXPECT_TRUE(r.dst_ports.matches(p)) << p;
-        for (uint16_t p : {81, 7999, 8101})
+        for (uint16_t p : { 81, 7999, 8101 })
             EXPECT_FALSE(r.dst_ports.matches(p)) << p;
     }
     {
@@ -138,7 +137,7 @@ TEST(IdsRuleParser, Variables)
     }
     {
         SCOPED_TRACE("SelfReference");
-        auto vars = default_rule_vars({{"A", "[$B]"}, {"B", "$A"}});
+        auto vars = default_rule_vars({ { "A", "[$B]" }, { "B", "$A" } });
         auto e = reject("alert tcp $A any -> any any (sid:1;)", vars);
         EXPECT_EQ(e.line, 1u);
     }
@@ -193,7 +192,7 @@ TEST(IdsRuleParser, ContentAndModifiers)
 {
     {
         SCOPED_TRACE("HexEscapesNegation");
-        Rule r = parse_ok(R"(alert tcp any any -> any any (content:"GET |20 2f|a\"b\;c\\d\:e"; content:!"|00|x"; sid:1;))");
+        Rule r = parse_ok(R"(alert tcp any any -> any any (content:"GET|20 2f|a\"b\;c\\d\:e"; content:!"|00|x"; sid:1;))");
         ASSERT_EQ(r.payload.size(), 2u);
         EXPECT_EQ(content(r, 0).bytes, "GET /a\"b;c\\d:e");
         EXPECT_FALSE(content(r, 0).negated);
@@ -259,7 +258,9 @@ TEST(IdsRuleParser, FlowDsizeFlagsThreshold)
     }
     {
         SCOPED_TRACE("Dsize");
-        auto d = [](const char* v) { return *parse_ok(std::string("alert udp any any -> any any (dsize:") + v + "; sid:1;)").dsize; };
+        auto d = [](const char* v) {
+            return *parse_ok(std::string("alert udp any any -> any any (dsize:") + v + "; sid:1;)").dsize;
+        };
         EXPECT_TRUE(d("10").matches(10));
         EXPECT_FALSE(d("10").matches(11));
         EXPECT_TRUE(d("<10").matches(9));
@@ -274,7 +275,9 @@ TEST(IdsRuleParser, FlowDsizeFlagsThreshold)
     }
     {
         SCOPED_TRACE("Flags");
-        auto f = [](const char* v) { return *parse_ok(std::string("alert tcp any any -> any any (flags:") + v + "; sid:1;)").flags; };
+        auto f = [](const char* v) {
+            return *parse_ok(std::string("alert tcp any any -> any any (flags:") + v + "; sid:1;)").flags;
+        };
         using namespace net::tcpflag;
         EXPECT_TRUE(f("S").matches(syn));
         EXPECT_FALSE(f("S").matches(syn | ack));
@@ -295,7 +298,8 @@ TEST(IdsRuleParser, FlowDsizeFlagsThreshold)
     }
     {
         SCOPED_TRACE("Threshold");
-        auto t = parse_ok("alert tcp any any -> any any (threshold: type both, track by_dst, count 5, seconds 30; sid:1;)").threshold;
+        auto t = parse_ok("alert tcp any any -> any any (threshold: type both, track by_dst, count 5, seconds 30; sid:1;)")
+                     .threshold;
         ASSERT_TRUE(t);
         EXPECT_EQ(t->type, Threshold::Type::Both);
         EXPECT_EQ(t->track, Threshold::Track::ByDst);
@@ -316,57 +320,57 @@ TEST(IdsRuleParser, RejectionsNameLineAndKeyword)
         const char* keyword;
     };
     const Case cases[] = {
-        {"alert tcp any any -> any any (content:\"GET\"; http.uri; sid:1;)", "http.uri"},
-        {"alert tcp any any -> any any (file_data; content:\"x\"; sid:1;)", "file_data"},
-        {"alert tcp any any -> any any (byte_test:1,>,2,0; sid:1;)", "byte_test"},
-        {"alert tcp any any -> any any (flowbits:set,foo; sid:1;)", "flowbits"},
-        {"alert http any any -> any any (content:\"x\"; sid:1;)", "http"},
-        {"alert dns any any -> any any (sid:1;)", "dns"},
-        {"log tcp any any -> any any (sid:1;)", "log"},
-        {"alert tcp any any -> any any (msg:\"no sid\";)", "sid"},
-        {"alert tcp any any -> any any (sid:0;)", "sid"},
-        {"alert tcp any any -> any any (sid:abc;)", "sid"},
-        {"alert tcp any any -> any any (nocase; content:\"a\"; sid:1;)", "nocase"},
-        {"alert tcp any any -> any any (content:\"abcd\"; depth:2; sid:1;)", "depth"},
-        {"alert tcp any any -> any any (content:\"abcd\"; distance:2; sid:1;)", "distance"},
-        {"alert tcp any any -> any any (content:\"a\"; content:\"b\"; offset:1; within:3; sid:1;)", "within"},
-        {"alert tcp any any -> any any (content:\"a\"; content:\"bcd\"; within:2; sid:1;)", "within"},
-        {"alert tcp any any -> any any (content:\"a\"; offset:x; sid:1;)", "offset"},
-        {"alert tcp any any -> any any (content:!\"a\"; fast_pattern; sid:1;)", "fast_pattern"},
-        {"alert tcp any any -> any any (content:\"a\"; fast_pattern:only; sid:1;)", "fast_pattern"},
-        {"alert tcp any any -> any any (content:\"a\"; fast_pattern; content:\"b\"; fast_pattern; sid:1;)", "fast_pattern"},
-        {"alert tcp any any -> any any (content:\"\"; sid:1;)", "content"},
-        {"alert tcp any any -> any any (content:\"|4|\"; sid:1;)", "content"},
-        {"alert tcp any any -> any any (content:\"|4g|\"; sid:1;)", "content"},
-        {"alert tcp any any -> any any (content:\"|41\"; sid:1;)", "content"},
-        {"alert tcp any any -> any any (content:\"a\\n\"; sid:1;)", "content"},
-        {"alert tcp any any -> any any (content:abc; sid:1;)", "content"},
-        {"alert tcp any any -> any any (pcre:\"/a/U\"; sid:1;)", "pcre"},
-        {"alert tcp any any -> any any (pcre:\"/a(/\"; sid:1;)", "pcre"},
-        {"alert tcp any any -> any any (pcre:\"abc\"; sid:1;)", "pcre"},
-        {"alert tcp any any -> any any (pcre:\"/a/R\"; sid:1;)", "pcre"},
-        {"alert tcp any any -> any any (flow:to_server,to_client; sid:1;)", "flow"},
-        {"alert tcp any any -> any any (flow:only_stream; sid:1;)", "flow"},
-        {"alert tcp any any -> any any (dsize:10<>5; sid:1;)", "dsize"},
-        {"alert tcp any any -> any any (dsize:>; sid:1;)", "dsize"},
-        {"alert tcp any any -> any any (flags:SX; sid:1;)", "flags"},
-        {"alert tcp any any -> any any (flags:+; sid:1;)", "flags"},
-        {"alert udp any any -> any any (flags:S; sid:1;)", "flags"},
-        {"alert tcp any any -> any any (threshold:type limit, track by_rule, count 1, seconds 1; sid:1;)", "threshold"},
-        {"alert tcp any any -> any any (threshold:type limit, count 1, seconds 1; sid:1;)", "threshold"},
-        {"alert tcp any any -> any any (classtype:not-a-class; sid:1;)", "classtype"},
-        {"alert tcp any any -> any any (priority:0; sid:1;)", "priority"},
-        {"alert tcp !any any -> any any (sid:1;)", "source address"},
-        {"alert tcp 10.0.0.300 any -> any any (sid:1;)", "source address"},
-        {"alert tcp any any -> 10.0.0.0/33 any (sid:1;)", "destination address"},
-        {"alert tcp any 70000 -> any any (sid:1;)", "source port"},
-        {"alert tcp any any -> any 90:80 (sid:1;)", "destination port"},
-        {"alert tcp [1.1.1.1 any -> any any (sid:1;)", ""},
-        {"alert icmp any 80 -> any any (sid:1;)", ""},
-        {"alert tcp any any => any any (sid:1;)", ""},
-        {"alert tcp any any -> any any (sid:1)", "sid"},
-        {"alert tcp any any -> any any sid:1;", ""},
-        {"alert tcp any any -> any any (sid:1;) trailing", ""},
+        { "alert tcp any any -> any any (content:\"GET\"; http.uri; sid:1;)", "http.uri" },
+        { "alert tcp any any -> any any (file_data; content:\"x\"; sid:1;)", "file_data" },
+        { "alert tcp any any -> any any (byte_test:1,>,2,0; sid:1;)", "byte_test" },
+        { "alert tcp any any -> any any (flowbits:set,foo; sid:1;)", "flowbits" },
+        { "alert http any any -> any any (content:\"x\"; sid:1;)", "http" },
+        { "alert dns any any -> any any (sid:1;)", "dns" },
+        { "log tcp any any -> any any (sid:1;)", "log" },
+        { "alert tcp any any -> any any (msg:\"no sid\";)", "sid" },
+        { "alert tcp any any -> any any (sid:0;)", "sid" },
+        { "alert tcp any any -> any any (sid:abc;)", "sid" },
+        { "alert tcp any any -> any any (nocase; content:\"a\"; sid:1;)", "nocase" },
+        { "alert tcp any any -> any any (content:\"abcd\"; depth:2; sid:1;)", "depth" },
+        { "alert tcp any any -> any any (content:\"abcd\"; distance:2; sid:1;)", "distance" },
+        { "alert tcp any any -> any any (content:\"a\"; content:\"b\"; offset:1; within:3; sid:1;)", "within" },
+        { "alert tcp any any -> any any (content:\"a\"; content:\"bcd\"; within:2; sid:1;)", "within" },
+        { "alert tcp any any -> any any (content:\"a\"; offset:x; sid:1;)", "offset" },
+        { "alert tcp any any -> any any (content:!\"a\"; fast_pattern; sid:1;)", "fast_pattern" },
+        { "alert tcp any any -> any any (content:\"a\"; fast_pattern:only; sid:1;)", "fast_pattern" },
+        { "alert tcp any any -> any any (content:\"a\"; fast_pattern; content:\"b\"; fast_pattern; sid:1;)", "fast_pattern" },
+        { "alert tcp any any -> any any (content:\"\"; sid:1;)", "content" },
+        { "alert tcp any any -> any any (content:\"|4|\"; sid:1;)", "content" },
+        { "alert tcp any any -> any any (content:\"|4g|\"; sid:1;)", "content" },
+        { "alert tcp any any -> any any (content:\"|41\"; sid:1;)", "content" },
+        { "alert tcp any any -> any any (content:\"a\\n\"; sid:1;)", "content" },
+        { "alert tcp any any -> any any (content:abc; sid:1;)", "content" },
+        { "alert tcp any any -> any any (pcre:\"/a/U\"; sid:1;)", "pcre" },
+        { "alert tcp any any -> any any (pcre:\"/a(/\"; sid:1;)", "pcre" },
+        { "alert tcp any any -> any any (pcre:\"abc\"; sid:1;)", "pcre" },
+        { "alert tcp any any -> any any (pcre:\"/a/R\"; sid:1;)", "pcre" },
+        { "alert tcp any any -> any any (flow:to_server,to_client; sid:1;)", "flow" },
+        { "alert tcp any any -> any any (flow:only_stream; sid:1;)", "flow" },
+        { "alert tcp any any -> any any (dsize:10<>5; sid:1;)", "dsize" },
+        { "alert tcp any any -> any any (dsize:>; sid:1;)", "dsize" },
+        { "alert tcp any any -> any any (flags:SX; sid:1;)", "flags" },
+        { "alert tcp any any -> any any (flags:+; sid:1;)", "flags" },
+        { "alert udp any any -> any any (flags:S; sid:1;)", "flags" },
+        { "alert tcp any any -> any any (threshold:type limit, track by_rule, count 1, seconds 1; sid:1;)", "threshold" },
+        { "alert tcp any any -> any any (threshold:type limit, count 1, seconds 1; sid:1;)", "threshold" },
+        { "alert tcp any any -> any any (classtype:not-a-class; sid:1;)", "classtype" },
+        { "alert tcp any any -> any any (priority:0; sid:1;)", "priority" },
+        { "alert tcp !any any -> any any (sid:1;)", "source address" },
+        { "alert tcp 10.0.0.300 any -> any any (sid:1;)", "source address" },
+        { "alert tcp any any -> 10.0.0.0/33 any (sid:1;)", "destination address" },
+        { "alert tcp any 70000 -> any any (sid:1;)", "source port" },
+        { "alert tcp any any -> any 90:80 (sid:1;)", "destination port" },
+        { "alert tcp [1.1.1.1 any -> any any (sid:1;)", "" },
+        { "alert icmp any 80 -> any any (sid:1;)", "" },
+        { "alert tcp any any => any any (sid:1;)", "" },
+        { "alert tcp any any -> any any (sid:1)", "sid" },
+        { "alert tcp any any -> any any sid:1;", "" },
+        { "alert tcp any any -> any any (sid:1;) trailing", "" },
     };
     for (const auto& c : cases) {
         std::string file = "# a comment\n\n" + std::string(c.rule) + "\n";
@@ -374,8 +378,9 @@ TEST(IdsRuleParser, RejectionsNameLineAndKeyword)
         EXPECT_EQ(e.line, 3u) << c.rule;
         EXPECT_EQ(e.keyword, c.keyword) << c.rule << " -> " << e.message;
         EXPECT_EQ(e.message.rfind("line 3: ", 0), 0u) << e.message;
-        if (*c.keyword)
+        if (*c.keyword) {
             EXPECT_NE(e.message.find(c.keyword), std::string::npos) << e.message;
+        }
     }
 }
 
@@ -427,8 +432,9 @@ TEST(IdsRuleParser, Limits)
     }
     {
         SCOPED_TRACE("LineTooLong");
-        std::string rule = "alert tcp any any -> any any (msg:\"" + std::string(70000, 'a') + "\"; sid:1;)\n"
-                           "alert tcp any any -> any any (sid:2;)\n";
+        std::string rule = "alert tcp any any -> any any (msg:\"" + std::string(70000, 'a')
+            + "\"; sid:1;)\n"
+              "alert tcp any any -> any any (sid:2;)\n";
         auto set = load_rules(rule, default_rule_vars());
         ASSERT_EQ(set.rules.size(), 1u);
         EXPECT_EQ(set.rules[0].sid, 2u);
