@@ -11,8 +11,11 @@ Side by side in one run:
   2. a 4 GiB image holding 100k files (bench/make-many-files-image.sh): the full vet, cold
      and warm, against reading the same files with cat (the I/O limit) cold and warm;
   3. the inspector worker alone (no daemon, no jail) on the same images, to show what the
-     jail and the daemon add.
-Bytes read are the image file's bytes the inspector read (its own count). Needs root.
+     jail and the daemon add; on the 4 GiB image with the YARA rule, with one content-scanning
+     thread and with the default two, to show what the second thread buys.
+Bytes read are the image file's bytes the inspector read (its own count). The load average
+before and after is printed: the machines are shared, so read ratios of runs made side by
+side. Needs root.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -31,11 +34,15 @@ def timed_json(argv, ok_codes=(0, 9)):
     return dt, json.loads(r.stdout)
 
 
-def worker(bindir, image, content):
-    with open(image, "rb") as f:
+def worker(bindir, image, content, yara=None, threads=None):
+    with open(image, "rb") as f, open(yara or os.devnull, "rb") as y:
+        argv = [f"{bindir}/bulwark-inspect", "--image-fd", str(f.fileno()), "--out-fd", "1", "--content", "1" if content else "0"]
+        if yara:
+            argv += ["--yara", f"{os.path.basename(yara)}={y.fileno()}"]
+        if threads:
+            argv += ["--threads", str(threads)]
         t = time.perf_counter()
-        r = subprocess.run([f"{bindir}/bulwark-inspect", "--image-fd", str(f.fileno()), "--out-fd", "1",
-                            "--content", "1" if content else "0"], pass_fds=[f.fileno()], capture_output=True, text=True)
+        r = subprocess.run(argv, pass_fds=[f.fileno(), y.fileno()], capture_output=True, text=True)
         dt = time.perf_counter() - t
     out = json.loads(r.stdout)
     if not out.get("ok"):
@@ -56,8 +63,12 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/inspect.py needs root (the inspector's jail does)")
+    default_bin = os.path.join(ROOT, "build-release", "src")
+    command = f"python3 bench/inspect.py --runs {a.runs}" + (" --skip-big" if a.skip_big else "")
+    if os.path.realpath(a.bin) != os.path.realpath(default_bin):
+        command += " --bin " + os.path.relpath(a.bin, ROOT)
     out = ["## Image vetting (issue 3), " + time.strftime("%Y-%m-%d"), "", "Machine: " + machine(), "",
-           f"Command: `python3 bench/inspect.py --runs {a.runs}`" + (" --skip-big" if a.skip_big else ""), ""]
+           f"Command: `{command}`", "", "Load average at the start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()), ""]
     tmp = tempfile.mkdtemp(prefix="bwbench-inspect-", dir="/var/tmp")
     yara = os.path.join(tmp, "bench.yar")
     with open(yara, "w") as f:
@@ -97,7 +108,7 @@ def main():
             big = os.path.join(tmp, "many-files.qcow2")
             subprocess.run([os.path.join(ROOT, "bench", "make-many-files-image.sh"), big], check=True, capture_output=True)
             tree = big[: -len(".qcow2")] + ".tree"
-            cat_cold, cat_warm, vet_cold, vet_warm = [], [], [], []
+            cat_cold, cat_warm, vet_cold, vet_warm, alone_1, alone_2 = [], [], [], [], [], []
             cat_all = ["find", "-H", tree, "-type", "f", "-exec", "cat", "{}", "+"]
             big_report = None
             runs = max(1, min(a.runs, 3))
@@ -114,6 +125,8 @@ def main():
                 vet_cold.append(dt)
                 dt, big_report = timed_json(cli + ["image", "scan", big, "--yara", yara, "--format", "json"])
                 vet_warm.append(dt)
+                alone_1.append(worker(a.bin, big, True, yara, threads=1)[0])
+                alone_2.append(worker(a.bin, big, True, yara)[0])
             bs = big_report["stats"]
             tree_bytes = int(subprocess.run(["du", "-sb", "--apparent-size", tree + "/"], capture_output=True, text=True).stdout.split()[0])
             out.append(f"\n### 4 GiB image, {bs['files']} files ({tree_bytes / 2**20:.0f} MiB of file data), full vet vs cat\n")
@@ -122,11 +135,16 @@ def main():
             for label, xs, ref, nbytes in (("cat of every file, cold cache", cat_cold, None, tree_bytes),
                                            ("full vet (`image scan --yara R`), cold cache", vet_cold, cat_cold, bs["bytes_read"]),
                                            ("cat of every file, warm cache", cat_warm, None, tree_bytes),
-                                           ("full vet, warm cache", vet_warm, cat_warm, bs["bytes_read"])):
+                                           ("full vet, warm cache", vet_warm, cat_warm, bs["bytes_read"]),
+                                           ("inspector alone (no daemon, no jail), warm, one scanning thread (`--threads 1`)",
+                                            alone_1, cat_warm, bs["bytes_read"]),
+                                           ("inspector alone, warm, two scanning threads (the default)", alone_2, cat_warm,
+                                            bs["bytes_read"])):
                 med = statistics.median(xs)
                 ratio = f"{med / statistics.median(ref):.2f}x" if ref else "1"
                 out.append(f"| {label} | {med:.2f} s | " + ", ".join(f"{x:.2f}" for x in xs)
                            + f" | {nbytes / 2**20:.0f} MiB | {mbps(nbytes, med):.0f} | {ratio} |")
+        out.append("\nLoad average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     finally:
         d.stop()
         subprocess.run(["rm", "-rf", tmp])

@@ -15,11 +15,13 @@
 //
 //   netgen --switch PATH [--duration S] [--runs N] [--configs relay,forward,...]
 //          [--work DIR] [--pcap-mb N] [--skip-offline]
+//          [--sizes 64,1514]
 //
 // Prints progress on stderr and one JSON document on stdout (bench/net.py makes the table).
 // The work directory keeps the rule files (rules-1000.rules, rules-10000.rules) and the pcap.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,6 +64,7 @@ struct Args {
     std::string work = "/var/tmp/bulwark-netgen";
     uint64_t pcap_mb = 400;
     bool offline = true;
+    std::vector<std::size_t> sizes {64, 1514};
 };
 
 [[noreturn]] void die(const std::string& what)
@@ -472,6 +475,19 @@ Args parse_args(int argc, char** argv)
             a.pcap_mb = std::stoull(value());
         else if (k == "--skip-offline")
             a.offline = false;
+        else if (k == "--sizes") {
+            a.sizes.clear();
+            std::string v = value();
+            for (std::size_t p = 0; p < v.size();) {
+                auto q = v.find(',', p);
+                if (q == std::string::npos)
+                    q = v.size();
+                a.sizes.push_back(std::stoul(v.substr(p, q - p)));
+                if (a.sizes.back() != 64 && a.sizes.back() != 1514)
+                    die("--sizes takes 64 and/or 1514");
+                p = q + 1;
+            }
+        }
         else if (k == "--configs") {
             a.configs.clear();
             std::string v = value();
@@ -483,7 +499,7 @@ Args parse_args(int argc, char** argv)
                 p = q + 1;
             }
         } else
-            die("usage: netgen --switch PATH [--duration S] [--runs N] [--configs a,b] [--work DIR] [--pcap-mb N] [--skip-offline]");
+            die("usage: netgen --switch PATH [--duration S] [--runs N] [--configs a,b] [--work DIR] [--pcap-mb N] [--skip-offline] [--sizes 64,1514]");
     }
     if (a.switch_binary.empty())
         die("--switch PATH is required");
@@ -505,9 +521,10 @@ int main(int argc, char** argv)
     for (const auto& name : args.configs) {
         std::fprintf(stderr, "netgen: setting up %s\n", name.c_str());
         configs.push_back(make_config(args, name, eve.get()));
+        std::fprintf(stderr, "netgen: %s: bulwark-switch pid %d\n", name.c_str(), int(configs.back()->process->pid()));
     }
     for (int run = 0; run < args.runs; ++run) {
-        for (std::size_t size : {std::size_t(64), std::size_t(1514)}) {
+        for (std::size_t size : args.sizes) {
             for (auto& c : configs) {
                 Sample s = measure(*c, size, args.duration);
                 c->fps[size].push_back(s.fps);
@@ -523,7 +540,7 @@ int main(int argc, char** argv)
     Json results = Json::object();
     for (auto& c : configs) {
         Json j = Json::object();
-        for (std::size_t size : {std::size_t(64), std::size_t(1514)}) {
+        for (std::size_t size : args.sizes) {
             j[std::to_string(size)] = {{"fps", c->fps[size]}, {"gbps", c->gbps[size]}, {"cpu_seconds", c->cpu[size]},
                 {"sent_fps", c->sent_fps[size]}};
         }

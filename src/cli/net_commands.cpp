@@ -82,7 +82,7 @@ int run_inspect(NetCommands& net, bool json, const std::function<int(const Error
         });
     flush();
     if (stats.is_error())
-        return fail(stats.error());
+        return fail(Error(stats.error().kind(), net.pcap + ": " + stats.error().message()));
     Json s = stats.value().to_json();
     s["rules"] = count;
     s["rule_errors"] = loaded.errors.size();
@@ -93,6 +93,13 @@ int run_inspect(NetCommands& net, bool json, const std::function<int(const Error
             text_of(s, "rules").c_str(), loaded.errors.size(), text_of(s, "records").c_str(), text_of(s, "bytes").c_str(),
             stats.value().seconds, s["mb_per_second"].get<double>(), text_of(s, "alerts").c_str(), text_of(s, "drops").c_str(),
             text_of(s, "flows").c_str());
+        // Not inspected, so not clean: say so (the switch drops these datagrams as well).
+        if (stats.value().datagrams_dropped)
+            std::fprintf(stderr,
+                "warning: %llu fragmented datagram(s) dropped without inspection (%llu of them with overlapping fragments with "
+                "different bytes, an evasion attempt; the switch drops these too)\n",
+                static_cast<unsigned long long>(stats.value().datagrams_dropped),
+                static_cast<unsigned long long>(stats.value().fragment_overlaps));
     }
     return loaded.errors.empty() ? 0 : 8;
 }

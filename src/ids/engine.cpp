@@ -9,6 +9,8 @@
 #include <pcre2.h>
 #include <unordered_map>
 
+#include "net/frame_builder.h"
+
 namespace bulwark::ids {
 
 namespace {
@@ -686,46 +688,6 @@ Verdict Engine::inspect(const InspectInput& in)
 
 namespace {
 
-void put16(std::vector<uint8_t>& v, size_t at, uint16_t x)
-{
-    v[at] = static_cast<uint8_t>(x >> 8);
-    v[at + 1] = static_cast<uint8_t>(x);
-}
-
-void put32(std::vector<uint8_t>& v, size_t at, uint32_t x)
-{
-    put16(v, at, static_cast<uint16_t>(x >> 16));
-    put16(v, at + 2, static_cast<uint16_t>(x));
-}
-
-uint32_t sum_bytes(uint32_t sum, const uint8_t* data, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t(data[i]) << 8) | data[i + 1];
-    if (len & 1)
-        sum += uint32_t(data[len - 1]) << 8;
-    return sum;
-}
-
-uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
-
-// The pseudo-header sum of TCP, UDP and ICMPv6 checksums.
-uint32_t pseudo_sum(const net::IpAddr& src, const net::IpAddr& dst, uint8_t proto, size_t len)
-{
-    size_t alen = src.v6 ? 16 : 4;
-    uint32_t sum = sum_bytes(0, src.bytes.data(), alen);
-    sum = sum_bytes(sum, dst.bytes.data(), alen);
-    sum += proto;
-    sum += static_cast<uint32_t>(len & 0xffff);
-    sum += static_cast<uint32_t>(len >> 16);
-    return sum;
-}
-
 bool is_multicast_or_broadcast(const net::IpAddr& a)
 {
     if (a.v6)
@@ -733,57 +695,35 @@ bool is_multicast_or_broadcast(const net::IpAddr& a)
     return a.bytes[0] >= 224 || (a.bytes[0] == 255 && a.bytes[1] == 255 && a.bytes[2] == 255 && a.bytes[3] == 255);
 }
 
-// Ethernet (and 802.1Q tag) plus IP header back to the sender; returns the L4 offset.
-size_t put_l2_l3(std::vector<uint8_t>& f, const net::Packet& p, uint8_t proto, size_t l4_len)
+// The L4 message wrapped in an IP header and an Ethernet header (with the packet's 802.1Q tag)
+// from the packet's destination back to its sender.
+std::vector<uint8_t> reply_frame(const net::Packet& p, uint8_t proto, std::span<const uint8_t> l4)
 {
-    size_t eth = p.vlan ? 18 : 14;
-    size_t ip_len = p.ip_src.v6 ? 40 : 20;
-    f.assign(eth + ip_len + l4_len, 0);
-    std::copy(p.src.bytes.begin(), p.src.bytes.end(), f.begin());
-    std::copy(p.dst.bytes.begin(), p.dst.bytes.end(), f.begin() + 6);
-    if (p.vlan) {
-        put16(f, 12, net::ethertype::vlan);
-        put16(f, 14, *p.vlan);
-    }
-    put16(f, eth - 2, p.ip_src.v6 ? net::ethertype::ipv6 : net::ethertype::ipv4);
-    size_t ip = eth;
-    if (p.ip_src.v6) {
-        f[ip] = 0x60;
-        put16(f, ip + 4, static_cast<uint16_t>(l4_len));
-        f[ip + 6] = proto;
-        f[ip + 7] = 64;
-        std::copy(p.ip_dst.bytes.begin(), p.ip_dst.bytes.end(), f.begin() + static_cast<ptrdiff_t>(ip + 8));
-        std::copy(p.ip_src.bytes.begin(), p.ip_src.bytes.end(), f.begin() + static_cast<ptrdiff_t>(ip + 24));
-    } else {
-        f[ip] = 0x45;
-        put16(f, ip + 2, static_cast<uint16_t>(20 + l4_len));
-        put16(f, ip + 6, 0x4000); // don't fragment
-        f[ip + 8] = 64;
-        f[ip + 9] = proto;
-        std::copy_n(p.ip_dst.bytes.begin(), 4, f.begin() + static_cast<ptrdiff_t>(ip + 12));
-        std::copy_n(p.ip_src.bytes.begin(), 4, f.begin() + static_cast<ptrdiff_t>(ip + 16));
-        put16(f, ip + 10, fold(sum_bytes(0, f.data() + ip, 20)));
-    }
-    return ip + ip_len;
+    // DF on the IPv4 reply: it is small, and a reject should never itself be fragmented.
+    auto ip = p.ip_src.v6 ? net::ipv6_packet(p.ip_dst, p.ip_src, proto, l4)
+                          : net::ipv4_packet(p.ip_dst, p.ip_src, proto, l4, net::Ipv4Fields {.dont_fragment = true});
+    uint16_t ethertype = p.ip_src.v6 ? net::ethertype::ipv6 : net::ethertype::ipv4;
+    if (!p.vlan)
+        return net::ethernet_frame(p.dst, p.src, ethertype, ip);
+    std::vector<uint8_t> tagged {static_cast<uint8_t>(*p.vlan >> 8), static_cast<uint8_t>(*p.vlan),
+        static_cast<uint8_t>(ethertype >> 8), static_cast<uint8_t>(ethertype)};
+    tagged.insert(tagged.end(), ip.begin(), ip.end());
+    return net::ethernet_frame(p.dst, p.src, net::ethertype::vlan, tagged);
 }
 
 } // namespace
 
 std::vector<uint8_t> build_reject_frame(const net::Packet& p)
 {
-    std::vector<uint8_t> f;
     if (!p.is_ip() || p.ip_src.v6 != p.ip_dst.v6 || p.frag_offset != 0)
-        return f;
+        return {};
     if (p.src.is_multicast() || p.dst.is_multicast() || is_multicast_or_broadcast(p.ip_src)
         || is_multicast_or_broadcast(p.ip_dst))
-        return f;
+        return {};
     bool v6 = p.ip_src.v6;
     if (p.l4 == net::L4::Tcp) {
         if (p.tcp_flags & net::tcpflag::rst)
-            return f;
-        size_t l4 = put_l2_l3(f, p, net::ipproto::tcp, 20);
-        put16(f, l4, p.dst_port);
-        put16(f, l4 + 2, p.src_port);
+            return {};
         uint32_t seq = 0, ack = 0;
         uint8_t flags = net::tcpflag::rst;
         if (p.tcp_flags & net::tcpflag::ack) {
@@ -793,36 +733,26 @@ std::vector<uint8_t> build_reject_frame(const net::Packet& p)
                 + ((p.tcp_flags & net::tcpflag::fin) ? 1 : 0);
             flags |= net::tcpflag::ack;
         }
-        put32(f, l4 + 4, seq);
-        put32(f, l4 + 8, ack);
-        f[l4 + 12] = 5 << 4;
-        f[l4 + 13] = flags;
-        uint32_t sum = pseudo_sum(p.ip_dst, p.ip_src, net::ipproto::tcp, 20);
-        put16(f, l4 + 16, fold(sum_bytes(sum, f.data() + l4, 20)));
-        return f;
+        // Window 0: a RST advertises no receive window.
+        auto rst = net::tcp_segment(p.ip_dst, p.ip_src, p.dst_port, p.src_port, seq, ack, flags, {}, 0);
+        return reply_frame(p, net::ipproto::tcp, rst);
     }
     if (p.l4 == net::L4::Icmp
         && (p.icmp_type == 3 || p.icmp_type == 4 || p.icmp_type == 5 || p.icmp_type == 11 || p.icmp_type == 12))
-        return f; // never an ICMP error about an ICMP error
+        return {}; // never an ICMP error about an ICMP error
     if (p.l4 == net::L4::Icmpv6 && p.icmp_type < 128)
-        return f;
+        return {};
     // The offending datagram, as much as fits in the minimum MTU (576 for IPv4, 1280 for IPv6).
     size_t room = v6 ? 1280 - 40 - 8 : 576 - 20 - 8;
     std::vector<uint8_t> quoted;
     quoted.insert(quoted.end(), p.ip_header.begin(), p.ip_header.end());
     quoted.insert(quoted.end(), p.ip_payload.begin(), p.ip_payload.end());
     if (quoted.empty())
-        return f;
+        return {};
     quoted.resize(std::min(quoted.size(), room));
-    uint8_t proto = v6 ? net::ipproto::icmpv6 : net::ipproto::icmp;
-    size_t l4_len = 8 + quoted.size();
-    size_t l4 = put_l2_l3(f, p, proto, l4_len);
-    f[l4] = v6 ? 1 : 3; // destination unreachable
-    f[l4 + 1] = v6 ? 4 : 3; // port unreachable
-    std::copy(quoted.begin(), quoted.end(), f.begin() + static_cast<ptrdiff_t>(l4 + 8));
-    uint32_t sum = v6 ? pseudo_sum(p.ip_dst, p.ip_src, proto, l4_len) : 0;
-    put16(f, l4 + 2, fold(sum_bytes(sum, f.data() + l4, l4_len)));
-    return f;
+    // Destination unreachable, port unreachable: ICMP 3/3, ICMPv6 1/4.
+    auto icmp = net::icmp_message(p.ip_dst, p.ip_src, v6 ? 1 : 3, v6 ? 4 : 3, 0, quoted);
+    return reply_frame(p, v6 ? net::ipproto::icmpv6 : net::ipproto::icmp, icmp);
 }
 
 } // namespace bulwark::ids

@@ -1,5 +1,7 @@
 #include "net/frame_builder.h"
 
+#include <algorithm>
+
 #include "base/endian.h"
 
 namespace bulwark::net {
@@ -199,6 +201,38 @@ std::vector<uint8_t> arp_frame(uint16_t op, const MacAddr& sender_mac, const IpA
     a.insert(a.end(), target_mac.bytes.begin(), target_mac.bytes.end());
     put_ip(a, target_ip);
     return ethernet_frame(sender_mac, eth_dst, ethertype::arp, a);
+}
+
+std::vector<std::vector<uint8_t>> fragment_ipv4_frame(std::span<const uint8_t> frame, std::size_t mtu)
+{
+    std::vector<std::vector<uint8_t>> out;
+    if (frame.size() < 14 + 20 || load_be16(frame.data() + 12) != ethertype::ipv4 || mtu < 68)
+        return out;
+    const uint8_t* ip = frame.data() + 14;
+    std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
+    std::size_t total = load_be16(ip + 2);
+    uint16_t flags = load_be16(ip + 6);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || total < ihl || 14 + total > frame.size() || (flags & 0x4000) || (flags & 0x3fff))
+        return out;
+    IpAddr src, dst;
+    std::copy_n(ip + 12, 4, src.bytes.begin());
+    std::copy_n(ip + 16, 4, dst.bytes.begin());
+    MacAddr dst_mac, src_mac;
+    std::copy_n(frame.data(), 6, dst_mac.bytes.begin());
+    std::copy_n(frame.data() + 6, 6, src_mac.bytes.begin());
+    std::span<const uint8_t> payload = frame.subspan(14 + ihl, total - ihl);
+    std::size_t chunk = (mtu - 20) & ~std::size_t(7);
+    for (std::size_t off = 0; off < payload.size(); off += chunk) {
+        std::size_t n = std::min(chunk, payload.size() - off);
+        Ipv4Fields f;
+        f.ttl = ip[8];
+        f.tos = ip[1];
+        f.id = load_be16(ip + 4);
+        f.more_fragments = off + n < payload.size();
+        f.frag_offset = static_cast<uint16_t>(off);
+        out.push_back(ethernet_frame(src_mac, dst_mac, ethertype::ipv4, ipv4_packet(src, dst, ip[9], payload.subspan(off, n), f)));
+    }
+    return out;
 }
 
 } // namespace bulwark::net

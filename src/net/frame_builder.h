@@ -58,4 +58,10 @@ std::vector<uint8_t> icmp_echo_frame(const Endpoint& from, const Endpoint& to, b
 std::vector<uint8_t> arp_frame(uint16_t op, const MacAddr& sender_mac, const IpAddr& sender_ip, const MacAddr& target_mac,
     const IpAddr& target_ip, const MacAddr& eth_dst);
 
+// Splits an IPv4 frame that is too large for the link (a datagram reassembled by the switch)
+// into fragments of at most mtu bytes of IP each. The fragments carry a plain 20-byte header
+// (IP options are not repeated) with the original's id, TTL and TOS. Empty when the frame is
+// not IPv4, says "don't fragment", or is malformed.
+std::vector<std::vector<uint8_t>> fragment_ipv4_frame(std::span<const uint8_t> frame, std::size_t mtu = 1500);
+
 } // namespace bulwark::net

@@ -8,10 +8,21 @@
 
 namespace bulwark::net {
 
+namespace {
+
+// Fragmented datagrams the defragmenter dropped, for every reason.
+uint64_t defrag_drops(const DefragCounters& c)
+{
+    return c.timed_out + c.evicted + c.evasion_overlaps + c.too_big + c.too_many_fragments + c.inconsistent;
+}
+
+} // namespace
+
 Json OfflineStats::to_json() const
 {
     return {{"records", records}, {"bytes", bytes}, {"undecodable", undecodable}, {"not_ip", not_ip},
-        {"fragments_held", fragments_held}, {"alerts", alerts}, {"drops", drops}, {"flows", flows}, {"seconds", seconds},
+        {"fragments_held", fragments_held}, {"datagrams_dropped", datagrams_dropped}, {"fragment_overlaps", fragment_overlaps},
+        {"alerts", alerts}, {"drops", drops}, {"flows", flows}, {"seconds", seconds},
         {"mb_per_second", seconds > 0 ? double(bytes) / 1e6 / seconds : 0.0}};
 }
 
@@ -51,13 +62,17 @@ Result<OfflineStats> inspect_capture(int pcap_fd, std::shared_ptr<ids::Engine> e
             ++stats.not_ip;
             continue;
         }
+        uint64_t dropped_before = defrag_drops(inspector.defrag_counters());
         Reassembled whole = inspector.reassemble(*decoded.packet, now);
         if (whole.kind == Reassembled::Kind::Held) {
             ++stats.fragments_held;
             continue;
         }
         if (whole.kind == Reassembled::Kind::Dropped) {
-            ++stats.undecodable;
+            // The defragmenter counts the datagrams it drops; a whole datagram that then does
+            // not decode is the offline mode's to count.
+            if (defrag_drops(inspector.defrag_counters()) == dropped_before)
+                ++stats.undecodable;
             continue;
         }
         Tracked tracked = inspector.track(*whole.packet, now);
@@ -65,6 +80,8 @@ Result<OfflineStats> inspect_capture(int pcap_fd, std::shared_ptr<ids::Engine> e
     }
     stats.flows = inspector.flow_counters().created;
     inspector.flush(now);
+    stats.datagrams_dropped = defrag_drops(inspector.defrag_counters());
+    stats.fragment_overlaps = inspector.defrag_counters().evasion_overlaps;
     stats.alerts = inspector.alerts();
     stats.drops = inspector.drops();
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -27,6 +27,11 @@ struct OfflineStats {
     uint64_t undecodable = 0;
     uint64_t not_ip = 0;
     uint64_t fragments_held = 0;
+    // Fragmented datagrams dropped by reassembly and so never inspected (as the switch drops
+    // them): overlaps, timeouts, limits. fragment_overlaps counts those whose overlapping
+    // fragments carried different bytes, the classic evasion; the CLI warns about both.
+    uint64_t datagrams_dropped = 0;
+    uint64_t fragment_overlaps = 0;
     uint64_t alerts = 0;
     uint64_t drops = 0;  // packets a drop/reject rule would have stopped
     uint64_t flows = 0;

@@ -8,8 +8,11 @@
 #pragma once
 
 #include <array>
+#include <bit>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +34,17 @@ struct MacAddr {
     std::string to_string() const; // "52:54:00:12:34:56"
     static std::optional<MacAddr> parse(std::string_view text);
     auto operator<=>(const MacAddr&) const = default;
+    // Spelled out (the defaulted one calls memcmp): every frame's MACs are compared.
+    bool operator==(const MacAddr& other) const
+    {
+        uint32_t a, b;
+        uint16_t c, d;
+        std::memcpy(&a, bytes.data(), 4);
+        std::memcpy(&b, other.bytes.data(), 4);
+        std::memcpy(&c, bytes.data() + 4, 2);
+        std::memcpy(&d, other.bytes.data() + 4, 2);
+        return a == b && c == d;
+    }
 };
 
 // An IPv4 or IPv6 address. IPv4 addresses are kept in their 4 first bytes, the rest zero.
@@ -43,7 +57,33 @@ struct IpAddr {
     bool is_unspecified() const; // 0.0.0.0 or ::
     std::string to_string() const; // dotted quad, or RFC 5952 compressed IPv6
     static std::optional<IpAddr> parse(std::string_view text);
-    auto operator<=>(const IpAddr&) const = default;
+    // Spelled out as 64-bit word compares: the defaulted forms call memcmp, and the switch
+    // compares addresses several times per frame (anti-spoofing, flow keys), where those calls
+    // showed up as a tenth of forwarding time in the 64-byte-frame benchmark. The order is the
+    // same as the defaulted one: v4 before v6, then the bytes lexicographically.
+    bool operator==(const IpAddr& other) const
+    {
+        return v6 == other.v6 && word(0) == other.word(0) && word(1) == other.word(1);
+    }
+    std::strong_ordering operator<=>(const IpAddr& other) const
+    {
+        if (v6 != other.v6)
+            return v6 <=> other.v6;
+        if (word(0) != other.word(0))
+            return word(0) <=> other.word(0);
+        return word(1) <=> other.word(1);
+    }
+
+private:
+    // Bytes 8i..8i+7 as a big-endian number, so that numeric order is byte order.
+    uint64_t word(int i) const
+    {
+        uint64_t w;
+        std::memcpy(&w, bytes.data() + 8 * i, 8);
+        if constexpr (std::endian::native == std::endian::little)
+            w = __builtin_bswap64(w);
+        return w;
+    }
 };
 
 // An address block, e.g. 10.0.0.0/24 or fd00::/64.

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "ids/engine.h"
+#include "net/frame_builder.h"
 #include "net/traffic_inspector.h"
 
 namespace bulwark::net {
@@ -125,6 +126,8 @@ VoidResult Switch::add_port(PortConfig config)
     Port* p = port.get();
     macs[mac_key(p->config.mac)] = p;
     m_segment_ports[p->config.segment].push_back(p);
+    p->macs = &macs;
+    p->peers = &m_segment_ports[p->config.segment];
     m_ports[p->config.id] = std::move(port);
     recompile();
     return {};
@@ -317,7 +320,7 @@ bool Switch::quarantine_blocks(const Port& a, const Port& b) const
 
 void Switch::forward_l2(Port& from, const Packet& packet, uint64_t now_ns)
 {
-    auto& ports = m_segment_ports[from.config.segment];
+    auto& ports = *from.peers;
     if (packet.dst.is_multicast()) {
         for (Port* to : ports) {
             if (to == &from)
@@ -330,7 +333,7 @@ void Switch::forward_l2(Port& from, const Packet& packet, uint64_t now_ns)
         }
         return;
     }
-    auto& macs = m_macs[from.config.segment];
+    auto& macs = *from.macs;
     auto found = macs.find(mac_key(packet.dst));
     if (found == macs.end() || found->second == &from) {
         from.counters.drop_unknown_dest++;
@@ -365,11 +368,11 @@ bool Switch::policy_allows_flow(const Port& from, const Port& to, const Packet& 
 
 void Switch::forward_ip(Port& from, const Packet& packet, uint64_t now_ns)
 {
-    auto& macs = m_macs[from.config.segment];
+    auto& macs = *from.macs;
     // Broadcast and multicast IP: each receiver is checked against the policy on its own,
     // without flow state (there is no single peer to reply).
     if (packet.dst.is_multicast() || is_ip_broadcast(packet, *from.segment)) {
-        for (Port* to : m_segment_ports[from.config.segment]) {
+        for (Port* to : *from.peers) {
             if (to == &from)
                 continue;
             if (quarantine_blocks(from, *to)) {
@@ -415,10 +418,26 @@ void Switch::forward_ip(Port& from, const Packet& packet, uint64_t now_ns)
         IdsAction action = m_inspector->inspect(packet, tracked, now_ns, port_name(from));
         if (action != IdsAction::Forward) {
             from.counters.drop_ids++;
-            if (action == IdsAction::Reject)
-                deliver(from, ids::build_reject_frame(packet), now_ns);
+            if (action == IdsAction::Reject) {
+                // build_reject_frame is empty when no reject can be built (a RST, a broadcast):
+                // an empty frame must not be delivered (or counted as sent).
+                auto reject = ids::build_reject_frame(packet);
+                if (!reject.empty())
+                    deliver(from, reject, now_ns);
+            }
             return;
         }
+    }
+    if (packet.frame.size() > k_max_frame) {
+        // A datagram reassembled here leaves as fragments again: the guest's link is 1500.
+        auto fragments = fragment_ipv4_frame(packet.frame);
+        if (fragments.empty()) {
+            from.counters.drop_malformed++;  // IPv6: the switch does not re-fragment it
+            return;
+        }
+        for (const auto& f : fragments)
+            deliver(to, f, now_ns);
+        return;
     }
     deliver(to, packet.frame, now_ns);
 }

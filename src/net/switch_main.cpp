@@ -232,25 +232,22 @@ void Worker::flush_port(PortIo& port)
 void Worker::read_port(PortIo& port)
 {
     // Bounded work per wake-up, so that one busy guest cannot starve the others.
-    for (int round = 0; round < 4; ++round) {
-        std::size_t have = 0;
+    // The read buffer is sized once and never shrunk: resizing it per read zero-filled
+    // 256 KiB each time, a cost the 64-byte-frame benchmark showed (bench/netgen.cpp). The
+    // decoder copies a frame split across reads, so the bytes need not outlive one round.
+    if (port.in.size() < k_read_chunk)
         port.in.resize(k_read_chunk);
-        ssize_t n = ::recv(port.fd.get(), port.in.data() + have, k_read_chunk, 0);
-        if (n < 0 && errno == EINTR) {
-            port.in.resize(have);
+    for (int round = 0; round < 4; ++round) {
+        ssize_t n = ::recv(port.fd.get(), port.in.data(), k_read_chunk, 0);
+        if (n < 0 && errno == EINTR)
             continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            port.in.resize(have);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        }
         if (n <= 0) {
-            port.in.resize(have);
             close_port(port.id);
             return;
         }
-        port.in.resize(have + static_cast<std::size_t>(n));
-        std::span<const uint8_t> input(port.in);
+        std::span<const uint8_t> input(port.in.data(), static_cast<std::size_t>(n));
         for (;;) {
             StreamItem item = port.decoder.next(input);
             if (item.status == StreamStatus::NeedMore)
@@ -261,7 +258,6 @@ void Worker::read_port(PortIo& port)
                 ++port.framing_errors;
                 std::fprintf(stderr, "bulwark-switch: port %u: a frame length of %u; connection closed\n", port.id,
                     port.decoder.bad_length());
-                port.in.clear();
                 close_port(port.id);
                 return;
             }
@@ -276,7 +272,6 @@ void Worker::read_port(PortIo& port)
                 m_switch.receive(port.id, item.frame, m_now);
             }
         }
-        port.in.clear();
         if (static_cast<std::size_t>(n) < k_read_chunk)
             return;
     }

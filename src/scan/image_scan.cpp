@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -354,172 +352,141 @@ ContentResult scan_file(const Volume& v, const std::string& file_path, std::stri
     return r;
 }
 
-// Scans files' contents on options.threads threads while the caller reads the next ones.
-// Results are handed to merge() on the caller's thread, in the order the files were
-// submitted. The bytes read but not yet scanned are bounded (k_in_flight_bytes, or one file
-// when a single file is larger), so memory stays within the worker's limit. With no threads
-// the caller scans each file itself, as it is submitted.
-class ContentPipeline {
+// Reads and scans the contents of a volume's regular files on options.threads threads, the
+// caller's among them. Each thread takes the next file, reads it and scans it: the reads
+// take turns under a lock (libext2fs and the image's block device are not thread-safe),
+// the scans run side by side, and a file's bytes are scanned on the core that read them.
+// Results are handed to merge() on the caller's thread in file order, so the report is the
+// same whatever thread finishes first. Memory: one file's bytes per thread.
+class ContentScan {
 public:
-    ContentPipeline(const ScanOptions& options, const Volume& v, std::function<void(ContentResult&)> merge)
-        : m_volume(v)
+    ContentScan(const ScanOptions& options, Volume& v, const std::vector<RegularFile>& files, std::function<void(ContentResult&)> merge)
+        : m_options(options)
+        , m_volume(v)
+        , m_files(files)
         , m_merge(std::move(merge))
     {
-        unsigned threads = std::min(options.threads, k_max_scan_threads);
-        for (unsigned i = 0; i < std::max(threads, 1u); ++i) {
-            std::unique_ptr<YaraScanner> scanner;
-            if (options.yara) {
-                auto made = YaraScanner::create(*options.yara);
-                if (made.is_ok())
-                    scanner = made.release_value();
-                else
-                    m_yara_error = made.error().message();
-            }
-            m_scanners.push_back(std::move(scanner));
-        }
-        m_yara = options.yara != nullptr;
-        for (unsigned i = 0; i < threads; ++i)
-            m_threads.emplace_back([this, i] { work(m_scanners[i].get()); });
     }
 
-    ~ContentPipeline() { stop(); }
+    struct Counts {
+        uint64_t skipped_large = 0;
+        uint64_t unreadable = 0;
+    };
 
-    void submit(const std::string& file_path, std::string bytes)
+    Counts run()
     {
-        if (m_threads.empty()) {
-            auto r = scan(file_path, bytes, m_scanners[0].get());
-            m_merge(r);
-            return;
+        unsigned threads = std::clamp(m_options.threads, 1u, k_max_scan_threads);
+        std::vector<std::unique_ptr<YaraScanner>> scanners;
+        std::string yara_error;
+        for (unsigned i = 0; i < threads && m_options.yara; ++i) {
+            auto made = YaraScanner::create(*m_options.yara);
+            if (made.is_error())
+                yara_error = made.error().message();
+            scanners.push_back(made.is_ok() ? made.release_value() : nullptr);
         }
-        std::unique_lock lock(m_mutex);
-        m_room.wait(lock, [&] { return m_failure || m_in_flight == 0 || m_in_flight + bytes.size() <= k_in_flight_bytes; });
-        rethrow_locked(lock);
-        m_in_flight += bytes.size();
-        m_queue.push_back(Job {m_next_seq++, file_path, std::move(bytes)});
-        m_work.notify_one();
-        merge_ready(lock);
-    }
-
-    // Waits for every file submitted, and merges the rest.
-    void finish()
-    {
-        if (m_threads.empty())
-            return;
-        std::unique_lock lock(m_mutex);
-        while (m_merged < m_next_seq) {
-            m_done.wait(lock, [&] { return m_failure || m_results.count(m_merged) > 0; });
-            rethrow_locked(lock);
-            merge_ready(lock);
-        }
+        m_yara_error = yara_error;
+        auto scanner = [&](unsigned i) { return i < scanners.size() ? scanners[i].get() : nullptr; };
+        std::vector<std::thread> helpers;
+        for (unsigned i = 1; i < threads; ++i)
+            helpers.emplace_back([this, s = scanner(i)] { work(s, false); });
+        work(scanner(0), true);
+        for (auto& t : helpers)
+            t.join();
+        // A thread that failed (out of memory) fails the scan, as it would have on one thread.
+        if (m_failure)
+            std::rethrow_exception(m_failure);
+        merge_ready();
+        return m_counts;
     }
 
 private:
-    static constexpr size_t k_in_flight_bytes = 96 << 20;
-
-    struct Job {
-        uint64_t seq;
-        std::string path;
-        std::string bytes;
-    };
-
-    ContentResult scan(const std::string& file_path, std::string_view bytes, YaraScanner* yara)
+    void work(YaraScanner* yara, bool merges)
     {
-        auto r = scan_file(m_volume, file_path, bytes, yara);
-        // A scanner that could not be made fails each file's YARA match, as a failed match does.
-        if (m_yara && !yara)
-            r.findings.push_back(inspect::make_finding("yara.error", prefixed(m_volume.prefix, file_path), Severity::Medium,
-                prefixed(m_volume.prefix, file_path), "YARA could not scan this file: " + m_yara_error));
-        return r;
+        try {
+            for (;;) {
+                uint64_t seq = 0;
+                const RegularFile* file = nullptr;
+                std::string bytes;
+                {
+                    std::lock_guard lock(m_read);
+                    if (m_failed)
+                        return;
+                    while (!file && m_next < m_files.size()) {
+                        const RegularFile& f = m_files[m_next++];
+                        if (f.size > m_options.max_content_bytes) {
+                            ++m_counts.skipped_large;
+                            continue;
+                        }
+                        auto read = m_volume.fs->read_inode(f.inode, m_options.max_content_bytes);
+                        if (read.is_error()) {
+                            ++m_counts.unreadable;
+                            continue;
+                        }
+                        bytes = read.release_value();
+                        file = &f;
+                        seq = m_next_seq++;
+                    }
+                }
+                if (!file)
+                    return;
+                ContentResult r = scan_file(m_volume, file->path, bytes, yara);
+                // Without a scanner (libyara could not make one), each file's YARA match
+                // fails, as a failed match does.
+                if (m_options.yara && !yara) {
+                    std::string path = prefixed(m_volume.prefix, file->path);
+                    r.findings.push_back(inspect::make_finding("yara.error", path, Severity::Medium, path,
+                        "YARA could not scan this file: " + m_yara_error));
+                }
+                bytes = std::string();
+                {
+                    std::lock_guard lock(m_done);
+                    m_results.emplace(seq, std::move(r));
+                }
+                if (merges)
+                    merge_ready();
+            }
+        } catch (...) {
+            std::lock_guard lock(m_read);
+            if (!m_failure)
+                m_failure = std::current_exception();
+            m_failed = true;
+        }
     }
 
-    void work(YaraScanner* yara)
+    // Merges the results that are next in order (the caller's thread only).
+    void merge_ready()
     {
         for (;;) {
-            Job job;
-            {
-                std::unique_lock lock(m_mutex);
-                m_work.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
-                if (m_queue.empty())
-                    return;
-                job = std::move(m_queue.front());
-                m_queue.pop_front();
-            }
             ContentResult r;
-            std::exception_ptr failure;
-            try {
-                r = scan(job.path, job.bytes, yara);
-            } catch (...) {
-                failure = std::current_exception();
+            {
+                std::lock_guard lock(m_done);
+                auto it = m_results.find(m_merged);
+                if (it == m_results.end())
+                    return;
+                r = std::move(it->second);
+                m_results.erase(it);
+                ++m_merged;
             }
-            size_t size = job.bytes.size();
-            job.bytes = std::string();
-            std::lock_guard lock(m_mutex);
-            m_in_flight -= size;
-            if (failure && !m_failure)
-                m_failure = failure;
-            m_results.emplace(job.seq, std::move(r));
-            m_room.notify_one();
-            m_done.notify_one();
-        }
-    }
-
-    // Hands the results that are next in order to merge(), without the lock held.
-    void merge_ready(std::unique_lock<std::mutex>& lock)
-    {
-        for (auto it = m_results.find(m_merged); it != m_results.end(); it = m_results.find(m_merged)) {
-            ContentResult r = std::move(it->second);
-            m_results.erase(it);
-            ++m_merged;
-            lock.unlock();
             m_merge(r);
-            lock.lock();
         }
     }
 
-    // An exception in a scanning thread (out of memory) is the scan's, as it would have been
-    // on one thread.
-    void rethrow_locked(std::unique_lock<std::mutex>& lock)
-    {
-        if (!m_failure)
-            return;
-        auto failure = m_failure;
-        lock.unlock();
-        stop();
-        std::rethrow_exception(failure);
-    }
-
-    void stop()
-    {
-        {
-            std::lock_guard lock(m_mutex);
-            m_stopping = true;
-            if (m_failure)
-                m_queue.clear();
-        }
-        m_work.notify_all();
-        for (auto& t : m_threads) {
-            if (t.joinable())
-                t.join();
-        }
-    }
-
-    const Volume& m_volume;
+    const ScanOptions& m_options;
+    Volume& m_volume;
+    const std::vector<RegularFile>& m_files;
     std::function<void(ContentResult&)> m_merge;
-    std::vector<std::unique_ptr<YaraScanner>> m_scanners;  // one per thread (the caller's, without threads)
-    bool m_yara = false;
     std::string m_yara_error;
-    std::vector<std::thread> m_threads;
-    std::mutex m_mutex;
-    std::condition_variable m_work;  // a job was queued, or the pipeline stops
-    std::condition_variable m_room;  // bytes in flight went down
-    std::condition_variable m_done;  // a result arrived
-    std::deque<Job> m_queue;
-    std::map<uint64_t, ContentResult> m_results;
+
+    std::mutex m_read;  // the filesystem, and what follows
+    size_t m_next = 0;
     uint64_t m_next_seq = 0;
-    uint64_t m_merged = 0;
-    size_t m_in_flight = 0;
-    bool m_stopping = false;
+    Counts m_counts;
+    bool m_failed = false;
     std::exception_ptr m_failure;
+
+    std::mutex m_done;  // what follows
+    std::map<uint64_t, ContentResult> m_results;
+    uint64_t m_merged = 0;  // the caller's thread only
 };
 
 // Walks one filesystem: modes, service links, then the content of every regular file.
@@ -573,9 +540,6 @@ void walk_volume(Volume& v, const ScanOptions& options, Collector& out, ScanProg
     uint64_t unreadable = 0;
     uint64_t package_files = 0;
     uint64_t reported_at = 0;
-    // Files are read here, one at a time (libext2fs is not thread-safe), and scanned on the
-    // pipeline's threads; their findings are merged in file order, so the report is the
-    // same whatever thread finishes first.
     auto merge = [&](ContentResult& r) {
         package_files += r.vendor ? 1 : 0;
         out.add(std::move(r.findings));
@@ -587,20 +551,9 @@ void walk_volume(Volume& v, const ScanOptions& options, Collector& out, ScanProg
         }
     };
     if (options.content) {
-        ContentPipeline pipeline(options, v, merge);
-        for (const auto& f : files) {
-            if (f.size > options.max_content_bytes) {
-                ++skipped_large;
-                continue;
-            }
-            auto bytes = v.fs->read_inode(f.inode, options.max_content_bytes);
-            if (bytes.is_error()) {
-                ++unreadable;
-                continue;
-            }
-            pipeline.submit(f.path, bytes.release_value());
-        }
-        pipeline.finish();
+        auto counts = ContentScan(options, v, files, merge).run();
+        skipped_large = counts.skipped_large;
+        unreadable = counts.unreadable;
     }
     if (skipped_large > 0)
         out.add(inspect::make_finding("scan.large-files-skipped", "p" + std::to_string(v.partition), Severity::Low, prefixed(v.prefix, "/"),

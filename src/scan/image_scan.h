@@ -26,7 +26,7 @@ struct ScanProgress {
     uint64_t bytes_scanned = 0;
 };
 
-// Threads that scan file contents, besides the one that reads the image. The inspector's jail
+// Threads that read and scan file contents (the calling thread is one). The inspector's jail
 // counts each against its process limit and gives the worker one CPU per thread.
 inline constexpr unsigned k_max_scan_threads = 4;
 
@@ -39,7 +39,7 @@ struct ScanOptions {
     size_t max_findings = 100'000;                     // findings kept; the rest are counted
     int64_t today_days = 0;                            // for account expiry (days since 1970)
     std::function<void(const ScanProgress&)> progress;  // called every few MB
-    unsigned threads = 2;                              // content-scanning threads (0: the reading thread scans)
+    unsigned threads = 2;                              // content-scanning threads, 1 to k_max_scan_threads
 };
 
 // Scans the disk (its partitions, or the disk itself when it has no partition table). An

@@ -64,10 +64,10 @@ Result<Json> run_inspector(const InspectorConfig& config, const InspectorInput& 
     spec.uid = spec.gid = config.uid;
     spec.root = config.home + "/jail/" + tag;
     spec.cgroup = jail::cgroup_parent(config.home) + "/" + tag;
-    // One CPU per content-scanning thread; 16 tasks: the worker's reading thread and its
-    // scanning threads (at most k_max_scan_threads), with room to spare.
-    unsigned threads = std::min(config.threads, k_max_scan_threads);
-    spec.limits = {config.memory_bytes, 100 * std::max(1u, threads), 16};
+    // One CPU per content-scanning thread. 16 tasks: the worker and its scanning threads
+    // (at most k_max_scan_threads), with room to spare.
+    unsigned threads = std::clamp(config.threads, 1u, k_max_scan_threads);
+    spec.limits = {config.memory_bytes, 100 * threads, 16};
     // Its own binary and the shared libraries: no firmware, no devices beyond null and
     // urandom, no QEMU. A procfs of its own PID namespace, for sanitizer builds.
     std::string worker = TRY_CTX(sys::realpath(config.worker), "the inspector worker");

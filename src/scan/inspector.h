@@ -24,8 +24,8 @@ struct InspectorConfig {
     uint64_t memory_bytes = 1ULL << 30;
     std::chrono::seconds timeout {1800};
     uint64_t max_file_mib = 64;  // files larger than this are not content-scanned
-    // Threads that scan file contents while another reads the image; the jail gives the
-    // worker one CPU for each (at least one), and its process limit counts them.
+    // Threads that read and scan file contents (1 to k_max_scan_threads); the jail gives the
+    // worker one CPU for each, and its process limit counts them.
     unsigned threads = 2;
     size_t max_report_bytes = 256 << 20;
 };

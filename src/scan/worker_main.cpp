@@ -8,8 +8,7 @@
 //                   [--progress-fd N] [--max-file-mib N] [--today-days N] [--content 0|1]
 //                   [--threads N]
 //
-// --threads: content-scanning threads besides the one that reads the image (0-4, default 2);
-// 0 scans on the reading thread.
+// --threads: threads that read and scan file contents (1-4, default 2).
 #include <unistd.h>
 
 #include <charconv>
@@ -82,8 +81,8 @@ Result<Args> parse(int argc, char** argv)
             a.content = TRY(number(opt, val)) != 0;
         else if (opt == "--threads") {
             int64_t n = TRY(number(opt, val));
-            if (n > static_cast<int64_t>(k_max_scan_threads))
-                return Error(ErrorKind::InvalidArgument, "--threads is at most " + std::to_string(k_max_scan_threads));
+            if (n < 1 || n > static_cast<int64_t>(k_max_scan_threads))
+                return Error(ErrorKind::InvalidArgument, "--threads must be from 1 to " + std::to_string(k_max_scan_threads));
             a.threads = static_cast<unsigned>(n);
         } else if (opt == "--today-days")
             a.today_days = TRY(number(opt, val));

@@ -117,6 +117,22 @@ TEST_F(Network, PolicyDecidesWhoMayPingWhomAndSpoofingIsDropped)
     // Directional: db may answer web's pings, not open its own.
     EXPECT_FALSE(ping("db1", web_ip));
 
+    // A capture of web1's traffic while it pings db1: a real pcap, as tcpdump reads it.
+    std::string pcap = h.dir() + "/web1.pcap";
+    CliResult captured;
+    std::thread capture([&] { captured = h.cli({"net", "capture", "web1", "--pcap", pcap, "--seconds", "4"}); });
+    std::this_thread::sleep_for(1s);
+    EXPECT_TRUE(ping("web1", db_ip));
+    capture.join();
+    ASSERT_EQ(captured.code, 0) << captured.output;
+    auto dump = run({"tcpdump", "-n", "-r", pcap, "icmp"});
+    EXPECT_EQ(dump.code, 0) << dump.output;
+    EXPECT_NE(dump.output.find(web_ip + " > " + db_ip + ": ICMP echo request"), std::string::npos) << dump.output;
+    EXPECT_NE(dump.output.find(db_ip + " > " + web_ip + ": ICMP echo reply"), std::string::npos) << dump.output;
+    auto st = sys::stat(pcap);
+    ASSERT_TRUE(st.is_ok());
+    EXPECT_EQ(st.value().st_mode & 0777, 0600u);
+
     Json shown = h.cli_json({"net", "policy", "show"});
     ASSERT_EQ(shown["pairs"].size(), 1u) << shown.dump();
     EXPECT_EQ(shown["pairs"][0]["from"], "web1");

@@ -59,7 +59,7 @@ DefragOutput feed(Defragmenter& d, const Bytes& frame, uint64_t now = 0)
 TEST(NetDefrag, NotAFragment)
 {
     Defragmenter d;
-    auto out = feed(d, tcp4_frame({}, 1, 2, 3, tcpflag::syn));
+    auto out = feed(d, tcp_frame(k_host_a, k_host_b, 1, 2, 3, 0, tcpflag::syn, {}));
     EXPECT_EQ(out.status, DefragStatus::NotFragment);
     EXPECT_EQ(d.counters().fragments, 0u);
 }
@@ -93,7 +93,7 @@ TEST(NetDefrag, Ipv4InOrderAndReversed)
         EXPECT_EQ(p.l4, L4::Udp);
         EXPECT_EQ(p.dst_port, 53);
         EXPECT_EQ(Bytes(p.payload.begin(), p.payload.end()), pattern(3000));
-        EXPECT_EQ(checksum(p.ip_header.data(), p.ip_header.size()), 0);
+        EXPECT_EQ(internet_checksum(p.ip_header), 0);
         EXPECT_EQ(p.ip_header.size() + l4.size(), size_t(p.ip_header[2] << 8 | p.ip_header[3]));
     }
 }

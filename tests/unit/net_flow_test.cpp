@@ -14,24 +14,15 @@ using namespace test;
 
 constexpr uint64_t k_sec = 1000ULL * 1000 * 1000;
 
-V4 client_to_server()
-{
-    return V4 {};
-}
-
-V4 server_to_client()
-{
-    V4 h;
-    std::swap(h.src, h.dst);
-    return h;
-}
+const Endpoint& k_client = k_host_a;
+const Endpoint& k_server = k_host_b;
 
 struct Frames {
     std::vector<Bytes> keep; // the packets borrow these bytes
     Packet tcp(bool from_client, uint8_t flags, uint16_t client_port = 40000, const Bytes& payload = {})
     {
-        auto frame = from_client ? tcp4_frame(client_to_server(), client_port, 80, 1, flags, payload)
-                                 : tcp4_frame(server_to_client(), 80, client_port, 1, flags, payload);
+        auto frame = from_client ? tcp_frame(k_client, k_server, client_port, 80, 1, 0, flags, payload)
+                                 : tcp_frame(k_server, k_client, 80, client_port, 1, 0, flags, payload);
         keep.push_back(frame);
         return decode_ok(keep.back());
     }
@@ -116,30 +107,28 @@ TEST(NetFlow, UdpAndIcmpBecomeEstablishedOnReply)
 {
     FlowTable table;
     Frames f;
-    auto q = table.track(f.frame(udp4_frame(client_to_server(), 5353, 53, bytes_of("q"))), 0);
+    auto q = table.track(f.frame(udp_frame(k_client, k_server, 5353, 53, bytes_of("q"))), 0);
     ASSERT_TRUE(q.flow);
     EXPECT_EQ(q.flow->state, FlowState::New);
-    table.track(f.frame(udp4_frame(client_to_server(), 5353, 53, bytes_of("q"))), 1);
+    table.track(f.frame(udp_frame(k_client, k_server, 5353, 53, bytes_of("q"))), 1);
     EXPECT_EQ(q.flow->state, FlowState::New);
-    auto r = table.track(f.frame(udp4_frame(server_to_client(), 53, 5353, bytes_of("r"))), 2);
+    auto r = table.track(f.frame(udp_frame(k_server, k_client, 53, 5353, bytes_of("r"))), 2);
     EXPECT_EQ(r.flow, q.flow);
     EXPECT_FALSE(r.to_server);
     EXPECT_EQ(q.flow->state, FlowState::Established);
 
-    V4 ping = client_to_server();
-    ping.proto = ipproto::icmp;
-    V4 pong = server_to_client();
-    pong.proto = ipproto::icmp;
-    auto e1 = table.track(f.frame(cat({ eth(ethertype::ipv4), ipv4(ping, icmp(8, 0, 0x77, 1)) })), 3);
-    auto e2 = table.track(f.frame(cat({ eth(ethertype::ipv4), ipv4(pong, icmp(0, 0, 0x77, 1)) })), 4);
+    auto e1 = table.track(f.frame(icmp_echo_frame(k_client, k_server, false, 0x77, 1)), 3);
+    auto e2 = table.track(f.frame(icmp_echo_frame(k_server, k_client, true, 0x77, 1)), 4);
     EXPECT_EQ(e1.flow, e2.flow);
     EXPECT_EQ(e1.flow->state, FlowState::Established);
     EXPECT_EQ(e1.flow->key.lo_port, 0x77);
     // Another identifier is another flow.
-    auto e3 = table.track(f.frame(cat({ eth(ethertype::ipv4), ipv4(ping, icmp(8, 0, 0x78, 1)) })), 5);
+    auto e3 = table.track(f.frame(icmp_echo_frame(k_client, k_server, false, 0x78, 1)), 5);
     EXPECT_NE(e3.flow, e1.flow);
     // Other ICMP messages have ports 0.
-    auto unreachable = table.track(f.frame(cat({ eth(ethertype::ipv4), ipv4(pong, icmp(3, 1, 0x77, 1)) })), 6);
+    auto unreachable_msg = icmp_message(k_server.ip, k_client.ip, 3, 1, (0x77u << 16) | 1, {});
+    auto unreachable = table.track(
+        f.frame(ethernet_frame(k_server.mac, k_client.mac, ethertype::ipv4, ipv4_packet(k_server.ip, k_client.ip, ipproto::icmp, unreachable_msg))), 6);
     EXPECT_EQ(unreachable.flow->key.lo_port, 0);
     EXPECT_EQ(table.size(), 4u);
 
@@ -167,10 +156,8 @@ TEST(NetFlow, TimeoutsPerState)
     auto established = table.track(f.tcp(true, tcpflag::ack, 1000), 0).flow;
     auto handshake = table.track(f.tcp(true, tcpflag::syn, 1001), 0).flow;
     auto closed = table.track(f.tcp(true, tcpflag::rst, 1002), 0).flow;
-    auto udp = table.track(f.frame(udp4_frame(client_to_server(), 1, 2, {})), 0).flow;
-    V4 ping = client_to_server();
-    ping.proto = ipproto::icmp;
-    auto icmp_flow = table.track(f.frame(cat({ eth(ethertype::ipv4), ipv4(ping, icmp(8, 0, 1, 1)) })), 0).flow;
+    auto udp = table.track(f.frame(udp_frame(k_client, k_server, 1, 2, {})), 0).flow;
+    auto icmp_flow = table.track(f.frame(icmp_echo_frame(k_client, k_server, false, 1, 1)), 0).flow;
     uint64_t ids[] = { established->id, handshake->id, closed->id, udp->id, icmp_flow->id };
     EXPECT_EQ(table.size(), 5u);
 
@@ -197,8 +184,8 @@ TEST(NetFlow, ActivityPostponesExpiry)
     limits.timeouts.udp = 10 * k_sec;
     FlowTable table(limits);
     Frames f;
-    auto flow = table.track(f.frame(udp4_frame(client_to_server(), 1, 2, {})), 0).flow;
-    table.track(f.frame(udp4_frame(server_to_client(), 2, 1, {})), 8 * k_sec);
+    auto flow = table.track(f.frame(udp_frame(k_client, k_server, 1, 2, {})), 0).flow;
+    table.track(f.frame(udp_frame(k_server, k_client, 2, 1, {})), 8 * k_sec);
     EXPECT_TRUE(expire_all(table, 12 * k_sec).empty());
     EXPECT_EQ(table.find(flow->key), flow);
     EXPECT_EQ(expire_all(table, 18 * k_sec).size(), 1u);
@@ -285,10 +272,10 @@ TEST(NetFlow, Ipv6Flows)
 {
     FlowTable table;
     Frames f;
-    V6 h;
-    auto a = table.track(f.frame(cat({ eth(ethertype::ipv6), ipv6(h, tcp(1234, 22, 1, 0, tcpflag::syn)) })), 0);
-    std::swap(h.src, h.dst);
-    auto b = table.track(f.frame(cat({ eth(ethertype::ipv6), ipv6(h, tcp(22, 1234, 1, 0, tcpflag::syn | tcpflag::ack)) })), 1);
+    Endpoint client { k_mac_a, ip("fd00::1") };
+    Endpoint server { k_mac_b, ip("fd00::2") };
+    auto a = table.track(f.frame(tcp_frame(client, server, 1234, 22, 1, 0, tcpflag::syn, {})), 0);
+    auto b = table.track(f.frame(tcp_frame(server, client, 22, 1234, 1, 0, tcpflag::syn | tcpflag::ack, {})), 1);
     ASSERT_TRUE(a.flow);
     EXPECT_EQ(a.flow, b.flow);
     EXPECT_EQ(a.flow->state, FlowState::SynRecv);

@@ -1,6 +1,9 @@
-// Frame builders for the packet layer's tests (src/net): hand-built Ethernet, ARP, IPv4, IPv6,
-// TCP, UDP and ICMP bytes, with every field settable so that tests can corrupt any of them.
-// Kept in a header so the unit test glob (*.cpp) does not pick it up.
+// Helpers for the packet layer's tests (src/net). Well-formed frames come from
+// src/net/frame_builder.h (tcp_frame, udp_frame, icmp_echo_frame, ipv4_packet, ...); what is
+// here builds the pieces those do not: headers with every field settable so that tests can
+// corrupt any of them (IHL and IP options, 802.1Q tags, IPv6 extension and fragment headers,
+// TCP options, checksum-less L4 headers), and the decode helper. Kept in a header so the unit
+// test glob (*.cpp) does not pick it up.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/frame_builder.h"
 #include "net/packet.h"
 
 namespace bulwark::net::test {
@@ -61,6 +65,9 @@ inline MacAddr mac(std::string_view text)
 
 inline const MacAddr k_mac_a = *MacAddr::parse("52:54:00:00:00:0a");
 inline const MacAddr k_mac_b = *MacAddr::parse("52:54:00:00:00:0b");
+// The two hosts of the tests' frames: a (10.0.0.1) sends to b (10.0.0.2) unless told otherwise.
+inline const Endpoint k_host_a { k_mac_a, *IpAddr::parse("10.0.0.1") };
+inline const Endpoint k_host_b { k_mac_b, *IpAddr::parse("10.0.0.2") };
 
 inline Bytes eth(uint16_t type, std::optional<uint16_t> vlan = std::nullopt, MacAddr dst = k_mac_b, MacAddr src = k_mac_a)
 {
@@ -72,18 +79,6 @@ inline Bytes eth(uint16_t type, std::optional<uint16_t> vlan = std::nullopt, Mac
     }
     put16(b, type);
     return b;
-}
-
-inline uint16_t checksum(const uint8_t* p, size_t n)
-{
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        sum += uint32_t(p[i] << 8 | p[i + 1]);
-    if (n & 1)
-        sum += uint32_t(p[n - 1] << 8);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return uint16_t(~sum);
 }
 
 struct V4 {
@@ -98,9 +93,19 @@ struct V4 {
     Bytes options; // a multiple of 4 bytes
 };
 
-// An IPv4 header and payload, with a correct total length and checksum.
+// An IPv4 header and payload, with a correct total length and checksum: ipv4_packet() from
+// frame_builder.h, except with IP options, which only these tests build.
 inline Bytes ipv4(const V4& h, const Bytes& payload)
 {
+    if (h.options.empty()) {
+        Ipv4Fields fields;
+        fields.ttl = h.ttl;
+        fields.id = h.id;
+        fields.dont_fragment = h.dont_fragment;
+        fields.more_fragments = h.more_fragments;
+        fields.frag_offset = h.frag_offset;
+        return ipv4_packet(h.src, h.dst, h.proto, payload, fields);
+    }
     Bytes b;
     size_t header = 20 + h.options.size();
     b.push_back(uint8_t(0x40 | (header / 4)));
@@ -114,7 +119,7 @@ inline Bytes ipv4(const V4& h, const Bytes& payload)
     b.insert(b.end(), h.src.bytes.begin(), h.src.bytes.begin() + 4);
     b.insert(b.end(), h.dst.bytes.begin(), h.dst.bytes.begin() + 4);
     b.insert(b.end(), h.options.begin(), h.options.end());
-    set16(b, 10, checksum(b.data(), header));
+    set16(b, 10, internet_checksum(std::span(b).first(header)));
     b.insert(b.end(), payload.begin(), payload.end());
     return b;
 }
@@ -129,15 +134,7 @@ struct V6 {
 // An IPv6 header and payload (which includes any extension headers), with a correct length.
 inline Bytes ipv6(const V6& h, const Bytes& payload)
 {
-    Bytes b;
-    put32(b, 0x60000000);
-    put16(b, uint16_t(payload.size()));
-    b.push_back(h.next);
-    b.push_back(h.hop_limit);
-    b.insert(b.end(), h.src.bytes.begin(), h.src.bytes.end());
-    b.insert(b.end(), h.dst.bytes.begin(), h.dst.bytes.end());
-    b.insert(b.end(), payload.begin(), payload.end());
-    return b;
+    return ipv6_packet(h.src, h.dst, h.next, payload, h.hop_limit);
 }
 
 // A hop-by-hop, routing or destination options header of (1 + len8) * 8 bytes.
@@ -194,20 +191,6 @@ inline Bytes icmp(uint8_t type, uint8_t code, uint16_t id, uint16_t seq, const B
     put16(b, seq);
     b.insert(b.end(), payload.begin(), payload.end());
     return b;
-}
-
-// Whole frames for the common cases.
-inline Bytes tcp4_frame(
-    const V4& h, uint16_t sport, uint16_t dport, uint32_t seq, uint8_t flags, const Bytes& payload = {}, uint32_t ack = 0)
-{
-    return cat({ eth(ethertype::ipv4), ipv4(h, tcp(sport, dport, seq, ack, flags, payload)) });
-}
-
-inline Bytes udp4_frame(const V4& h, uint16_t sport, uint16_t dport, const Bytes& payload)
-{
-    V4 v = h;
-    v.proto = ipproto::udp;
-    return cat({ eth(ethertype::ipv4), ipv4(v, udp(sport, dport, payload)) });
 }
 
 // Decodes a frame that must decode. A Packet borrows its frame's bytes, so the frame is kept

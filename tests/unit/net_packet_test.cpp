@@ -171,9 +171,9 @@ TEST(NetDecode, Arp)
 
 TEST(NetDecode, Ipv4Tcp)
 {
-    V4 h;
-    h.ttl = 17;
-    auto frame = tcp4_frame(h, 40000, 443, 0xfffffff0, tcpflag::syn | tcpflag::ack, bytes_of("hello"), 77);
+    auto segment = tcp_segment(k_host_a.ip, k_host_b.ip, 40000, 443, 0xfffffff0, 77, tcpflag::syn | tcpflag::ack, bytes_of("hello"));
+    auto frame = ethernet_frame(k_mac_a, k_mac_b, ethertype::ipv4,
+        ipv4_packet(k_host_a.ip, k_host_b.ip, ipproto::tcp, segment, Ipv4Fields { .ttl = 17, .id = 0x1234 }));
     auto p = decode_ok(frame);
     EXPECT_EQ(p.l3, L3::Ipv4);
     EXPECT_EQ(p.ip_src, ip("10.0.0.1"));

@@ -107,12 +107,12 @@ std::string error_message(std::span<const uint8_t> bytes)
 
 Bytes sample_tcp()
 {
-    return tcp4_frame({}, 40000, 80, 1000, tcpflag::syn);
+    return tcp_frame(k_host_a, k_host_b, 40000, 80, 1000, 0, tcpflag::syn, {});
 }
 
 Bytes sample_udp()
 {
-    return udp4_frame({}, 5353, 53, bytes_of("query"));
+    return udp_frame(k_host_a, k_host_b, 5353, 53, bytes_of("query"));
 }
 
 TEST(NetPcap, WriteAndReadBack)

@@ -382,6 +382,39 @@ proto = "udp"
     EXPECT_EQ(sink.count(2), 1u);
 }
 
+TEST_F(SwitchTest, ReassembledDatagramLargerThanTheLinkLeavesAsFragments)
+{
+    policy(R"(
+[[allow]]
+from = { tier = "web" }
+to = { tier = "db" }
+proto = "udp"
+)");
+    std::vector<uint8_t> data(3000);
+    for (std::size_t i = 0; i < data.size(); ++i)
+        data[i] = static_cast<uint8_t>(i * 7);
+    auto udp = udp_segment(web.ip, db.ip, 5000, 9999, data);
+    std::span<const uint8_t> all(udp);
+    sink.clear();
+    for (std::size_t off = 0; off < all.size(); off += 1480) {
+        std::size_t n = std::min<std::size_t>(1480, all.size() - off);
+        send(1, ethernet_frame(web.mac, db.mac, ethertype::ipv4,
+                    ipv4_packet(web.ip, db.ip, ipproto::udp, all.subspan(off, n),
+                        Ipv4Fields {.id = 99, .more_fragments = off + n < all.size(), .frag_offset = uint16_t(off)})));
+    }
+    ASSERT_EQ(sink.count(2), 3u);
+    // Every fragment fits the link, and together they carry the datagram unchanged.
+    std::vector<uint8_t> joined;
+    for (const auto& f : sink.got[2]) {
+        EXPECT_LE(f.size(), k_max_frame);
+        auto p = decode_frame(f);
+        ASSERT_TRUE(p.packet);
+        EXPECT_EQ(p.packet->frag_offset, joined.size());
+        joined.insert(joined.end(), p.packet->ip_payload.begin(), p.packet->ip_payload.end());
+    }
+    EXPECT_EQ(joined, udp);
+}
+
 TEST(SegmentPolicy, ErrorsNameTheFileAndLine)
 {
     auto expect_error = [](const std::string& text, const std::string& needle) {
