@@ -53,18 +53,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const char* const k_marker = "BULWARKBENCHMARK";  // the one content rule that does match
+const char* const k_marker = "BULWARKBENCHMARK"; // the one content rule that does match
 constexpr std::size_t k_flows = 8;
 
 struct Args {
     std::string switch_binary;
     double duration = 3.0;
     int runs = 3;
-    std::vector<std::string> configs {"relay", "forward", "seg1k", "ids1k", "ids10k"};
+    std::vector<std::string> configs { "relay", "forward", "seg1k", "ids1k", "ids10k" };
     std::string work = "/var/tmp/bulwark-netgen";
     uint64_t pcap_mb = 400;
     bool offline = true;
-    std::vector<std::size_t> sizes {64, 1514};
+    std::vector<std::size_t> sizes { 64, 1514 };
 };
 
 [[noreturn]] void die(const std::string& what)
@@ -73,8 +73,7 @@ struct Args {
     std::exit(1);
 }
 
-template<typename T>
-T must(Result<T> r, const char* what)
+template <typename T> T must(Result<T> r, const char* what)
 {
     if (r.is_error())
         die(std::string(what) + ": " + r.error().message());
@@ -93,8 +92,8 @@ void must(VoidResult r, const char* what)
 // per batch of 256 frames.
 std::string content_rules(std::size_t count)
 {
-    static const char* const k_port_groups[] = {"[80,443,8080]", "$HTTP_PORTS", "any", "[1024:65535]", "[443,8000:8100]",
-        "[21,22,25,80,110,143,443]"};
+    static const char* const k_port_groups[]
+        = { "[80,443,8080]", "$HTTP_PORTS", "any", "[1024:65535]", "[443,8000:8100]", "[21,22,25,80,110,143,443]" };
     static const char k_alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-/.=";
     TrafficRng rng(count * 7919 + 1);
     std::set<std::string> seen;
@@ -119,7 +118,7 @@ std::string content_rules(std::size_t count)
     return out;
 }
 
-const MacAddr k_server_mac {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+const MacAddr k_server_mac { { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 } };
 const Cidr k_subnet = *Cidr::parse("10.90.0.0/16");
 
 GuestSpec guest(uint32_t id, const std::string& name, Labels labels)
@@ -128,7 +127,7 @@ GuestSpec guest(uint32_t id, const std::string& name, Labels labels)
     g.id = id;
     g.name = name;
     g.segment = "bench";
-    g.mac = MacAddr {{0x52, 0x54, 0x00, 0x90, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)}};
+    g.mac = MacAddr { { 0x52, 0x54, 0x00, 0x90, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id) } };
     g.ip = IpAddr::v4(k_subnet.base.v4_host_order() + 10 + id);
     g.labels = std::move(labels);
     return g;
@@ -148,7 +147,8 @@ AllowRule allow(std::string name, Labels from, Labels to, std::vector<PortRange>
 // The traffic's pair: client (role=client) to server (role=server) on 80, 443 and 8080.
 AllowRule bench_rule()
 {
-    return allow("bench", {{"role", "client"}, {"app", "bench"}}, {{"role", "server"}, {"app", "bench"}}, {{80, 80}, {443, 443}, {8080, 8080}});
+    return allow("bench", { { "role", "client" }, { "app", "bench" } }, { { "role", "server" }, { "app", "bench" } },
+        { { 80, 80 }, { 443, 443 }, { 8080, 8080 } });
 }
 
 // One configuration: a worker, its two connected guests, and the traffic's connections and
@@ -159,7 +159,7 @@ struct Config {
     std::optional<GuestLink> client;
     std::optional<GuestLink> server;
     std::vector<std::unique_ptr<TcpConnection>> connections;
-    std::map<std::size_t, TcpBatch> batches;  // by frame size
+    std::map<std::size_t, TcpBatch> batches; // by frame size
     std::map<std::size_t, std::vector<double>> fps, gbps, cpu, sent_fps;
 };
 
@@ -193,16 +193,16 @@ std::unique_ptr<Config> make_config(const Args& args, const std::string& name, i
     SwitchProcess& sw = *c->process;
     must(sw.add_segment("bench", k_subnet, IpAddr::v4(k_subnet.base.v4_host_order() + 1), k_server_mac), "add the segment");
 
-    GuestSpec client = guest(1, "client", {{"role", "client"}, {"app", "bench"}, {"tier", "web"}});
-    GuestSpec server = guest(2, "server", {{"role", "server"}, {"app", "bench"}, {"tier", "db"}});
+    GuestSpec client = guest(1, "client", { { "role", "client" }, { "app", "bench" }, { "tier", "web" } });
+    GuestSpec server = guest(2, "server", { { "role", "server" }, { "app", "bench" }, { "tier", "db" } });
     SegmentPolicy policy;
     if (name == "seg1k") {
         // 200 more guests over 50 applications and 4 tiers, and 1,000 rules between them; the
         // traffic's own rule sits in the middle.
-        static const char* const k_tiers[] = {"web", "app", "db", "cache"};
+        static const char* const k_tiers[] = { "web", "app", "db", "cache" };
         for (uint32_t i = 0; i < 200; ++i) {
             auto g = guest(100 + i, "g" + std::to_string(i),
-                {{"app", "app" + std::to_string(i % 50)}, {"tier", k_tiers[i % 4]}, {"env", i % 3 ? "prod" : "test"}});
+                { { "app", "app" + std::to_string(i % 50) }, { "tier", k_tiers[i % 4] }, { "env", i % 3 ? "prod" : "test" } });
             must(sw.add_unconnected_port(g), "add a policy-only guest");
         }
         for (uint32_t i = 0; i < 1000; ++i) {
@@ -211,9 +211,9 @@ std::unique_ptr<Config> make_config(const Args& args, const std::string& name, i
                 continue;
             }
             uint16_t port = static_cast<uint16_t>(1000 + i);
-            policy.allow.push_back(allow("r" + std::to_string(i),
-                {{"app", "app" + std::to_string(i % 50)}, {"tier", k_tiers[i % 4]}},
-                {{"app", "app" + std::to_string((i * 7) % 50)}, {"tier", k_tiers[(i + 1) % 4]}}, {{port, port}}));
+            policy.allow.push_back(
+                allow("r" + std::to_string(i), { { "app", "app" + std::to_string(i % 50) }, { "tier", k_tiers[i % 4] } },
+                    { { "app", "app" + std::to_string((i * 7) % 50) }, { "tier", k_tiers[(i + 1) % 4] } }, { { port, port } }));
         }
     } else {
         policy.allow.push_back(bench_rule());
@@ -230,8 +230,8 @@ std::unique_ptr<Config> make_config(const Args& args, const std::string& name, i
 
     // Two sets of connections, one per frame size, so that each keeps its own sequence space.
     TrafficRng rng(42);
-    static const uint16_t k_ports[] = {80, 443, 8080};
-    for (std::size_t size : {std::size_t(64), std::size_t(1514)}) {
+    static const uint16_t k_ports[] = { 80, 443, 8080 };
+    for (std::size_t size : { std::size_t(64), std::size_t(1514) }) {
         std::vector<TcpConnection*> conns;
         for (std::size_t i = 0; i < k_flows; ++i) {
             auto conn = std::make_unique<TcpConnection>(client.endpoint(), server.endpoint(),
@@ -287,20 +287,22 @@ public:
 private:
     std::vector<uint8_t> m_buffer = std::vector<uint8_t>(1 << 20);
     StreamDecoder m_decoder;
-    std::atomic<uint64_t> m_frames {0}, m_bytes {0};
+    std::atomic<uint64_t> m_frames { 0 }, m_bytes { 0 };
 };
 
 Sample measure(Config& c, std::size_t size, double duration)
 {
     TcpBatch& batch = c.batches[size];
-    std::atomic<bool> stop_sending {false}, stop_receiving {false};
-    std::atomic<uint64_t> sent {0};
+    std::atomic<bool> stop_sending { false }, stop_receiving { false };
+    std::atomic<uint64_t> sent { 0 };
     StreamCounter counter;
     int server_fd = c.server->fd();
     int client_fd = c.client->fd();
     std::thread receiver([&] {
         while (!stop_receiving.load(std::memory_order_relaxed)) {
-            struct pollfd pfd {server_fd, POLLIN, 0};
+            struct pollfd pfd {
+                server_fd, POLLIN, 0
+            };
             if (::poll(&pfd, 1, 50) > 0 && !counter.read_some(server_fd))
                 break;
         }
@@ -356,7 +358,10 @@ void write_pcap(const std::string& path, uint64_t target_bytes)
         die("cannot create " + path);
     auto writer = must(PcapWriter::open(fd.get()), "start the pcap");
     TrafficRng rng(7);
-    auto host = [](uint32_t i) { return Endpoint {MacAddr {{0x52, 0x54, 0x00, 0x01, 0x00, static_cast<uint8_t>(i)}}, IpAddr::v4(0x0a010000u + 10 + i)}; };
+    auto host = [](uint32_t i) {
+        return Endpoint { MacAddr { { 0x52, 0x54, 0x00, 0x01, 0x00, static_cast<uint8_t>(i) } },
+            IpAddr::v4(0x0a010000u + 10 + i) };
+    };
     struct Live {
         std::unique_ptr<TcpConnection> conn;
         int stage = 0;
@@ -369,9 +374,9 @@ void write_pcap(const std::string& path, uint64_t target_bytes)
     auto put = [&](std::span<const uint8_t> frame) {
         must(writer.write(ts, frame), "write the pcap");
         written += 16 + frame.size();
-        ts += 5000;  // 5 µs apart: about 2.4 Gbit/s of capture time
+        ts += 5000; // 5 µs apart: about 2.4 Gbit/s of capture time
     };
-    static const uint16_t k_ports[] = {80, 443, 8080, 22, 5432, 6379};
+    static const uint16_t k_ports[] = { 80, 443, 8080, 22, 5432, 6379 };
     while (written < target_bytes) {
         if (rng.below(20) == 0) {
             Endpoint a = host(rng.below(16)), b = host(16 + rng.below(16));
@@ -382,17 +387,26 @@ void write_pcap(const std::string& path, uint64_t target_bytes)
         Live& l = live[rng.below(live.size())];
         if (!l.conn) {
             next_port = next_port >= 65000 ? 1024 : next_port + 1;
-            l.conn = std::make_unique<TcpConnection>(host(rng.below(16)), host(16 + rng.below(16)), static_cast<uint16_t>(next_port),
-                k_ports[rng.below(std::size(k_ports))], static_cast<uint32_t>(rng.next()), static_cast<uint32_t>(rng.next()));
+            l.conn
+                = std::make_unique<TcpConnection>(host(rng.below(16)), host(16 + rng.below(16)), static_cast<uint16_t>(next_port),
+                    k_ports[rng.below(std::size(k_ports))], static_cast<uint32_t>(rng.next()), static_cast<uint32_t>(rng.next()));
             l.stage = 0;
             l.segments = 1 + static_cast<int>(rng.below(200));
         }
         TcpConnection& c = *l.conn;
         switch (l.stage) {
-        case 0: put(c.syn()); break;
-        case 1: put(c.syn_ack()); break;
-        case 2: put(c.ack()); break;
-        case 3: put(c.client_data(text_payload(rng, 100 + rng.below(400)))); break;
+        case 0:
+            put(c.syn());
+            break;
+        case 1:
+            put(c.syn_ack());
+            break;
+        case 2:
+            put(c.ack());
+            break;
+        case 3:
+            put(c.client_data(text_payload(rng, 100 + rng.below(400))));
+            break;
         default:
             if (l.segments-- > 0) {
                 put(c.server_data(text_payload(rng, 64 + rng.below(1397))));
@@ -426,7 +440,7 @@ void write_file(const std::string& path, const std::string& text)
 Json offline(const Args& args)
 {
     std::string pcap = args.work + "/mixed.pcap";
-    struct stat st {};
+    struct stat st { };
     uint64_t target = args.pcap_mb << 20;
     if (::stat(pcap.c_str(), &st) != 0 || uint64_t(st.st_size) < target) {
         std::fprintf(stderr, "netgen: writing %s (%llu MiB)\n", pcap.c_str(), (unsigned long long)args.pcap_mb);
@@ -450,7 +464,7 @@ Json offline(const Args& args)
         runs.push_back(j);
         std::fprintf(stderr, "netgen: offline run %d: %.1f MB/s\n", i + 1, double(st.st_size) / stats.seconds / 1e6);
     }
-    return {{"pcap", pcap}, {"runs", runs}};
+    return { { "pcap", pcap }, { "runs", runs } };
 }
 
 Args parse_args(int argc, char** argv)
@@ -487,8 +501,7 @@ Args parse_args(int argc, char** argv)
                     die("--sizes takes 64 and/or 1514");
                 p = q + 1;
             }
-        }
-        else if (k == "--configs") {
+        } else if (k == "--configs") {
             a.configs.clear();
             std::string v = value();
             for (std::size_t p = 0; p <= v.size();) {
@@ -499,7 +512,8 @@ Args parse_args(int argc, char** argv)
                 p = q + 1;
             }
         } else
-            die("usage: netgen --switch PATH [--duration S] [--runs N] [--configs a,b] [--work DIR] [--pcap-mb N] [--skip-offline] [--sizes 64,1514]");
+            die("usage: netgen --switch PATH [--duration S] [--runs N] [--configs a,b] [--work DIR] [--pcap-mb N] "
+                "[--skip-offline] [--sizes 64,1514]");
     }
     if (a.switch_binary.empty())
         die("--switch PATH is required");
@@ -531,27 +545,28 @@ int main(int argc, char** argv)
                 c->gbps[size].push_back(s.gbps);
                 c->cpu[size].push_back(s.cpu);
                 c->sent_fps[size].push_back(s.sent_fps);
-                std::fprintf(stderr, "netgen: run %d %-8s %4zu B: %10.0f frames/s %6.3f Gbit/s, switch CPU %.2f s (sent %.0f/s)\n",
-                    run + 1, c->name.c_str(), size, s.fps, s.gbps, s.cpu, s.sent_fps);
+                std::fprintf(stderr,
+                    "netgen: run %d %-8s %4zu B: %10.0f frames/s %6.3f Gbit/s, switch CPU %.2f s (sent %.0f/s)\n", run + 1,
+                    c->name.c_str(), size, s.fps, s.gbps, s.cpu, s.sent_fps);
             }
         }
     }
-    Json out = {{"duration", args.duration}, {"runs", args.runs}, {"flows", k_flows}};
+    Json out = { { "duration", args.duration }, { "runs", args.runs }, { "flows", k_flows } };
     Json results = Json::object();
     for (auto& c : configs) {
         Json j = Json::object();
         for (std::size_t size : args.sizes) {
-            j[std::to_string(size)] = {{"fps", c->fps[size]}, {"gbps", c->gbps[size]}, {"cpu_seconds", c->cpu[size]},
-                {"sent_fps", c->sent_fps[size]}};
+            j[std::to_string(size)] = { { "fps", c->fps[size] }, { "gbps", c->gbps[size] }, { "cpu_seconds", c->cpu[size] },
+                { "sent_fps", c->sent_fps[size] } };
         }
         // The two guests' counters (drops, queue overflows) and the switch's totals.
         Json status = must(c->process->status(), "read the switch's status");
-        j["status"] = {{"client", status["ports"]["1"]}, {"server", status["ports"]["2"]}, {"flows", status.value("flows", Json())},
-            {"ids_alerts", status.value("ids_alerts", Json())}};
+        j["status"] = { { "client", status["ports"]["1"] }, { "server", status["ports"]["2"] },
+            { "flows", status.value("flows", Json()) }, { "ids_alerts", status.value("ids_alerts", Json()) } };
         results[c->name] = j;
     }
     out["results"] = results;
-    configs.clear();  // the workers exit before the offline runs take the CPU
+    configs.clear(); // the workers exit before the offline runs take the CPU
     if (args.offline)
         out["offline"] = offline(args);
     std::printf("%s\n", json_dump(out).c_str());

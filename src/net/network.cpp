@@ -397,8 +397,6 @@ Result<Json> Network::apply_rules(const std::string& text)
     // Loaded first, stored only when the switch took them: a file with no usable rule does not
     // replace the running set.
     auto result = TRY(request({{"op", "rules"}}, {fd.get()}));
-    if (json_int_or(result, "rules", 0) == 0 && !text.empty())
-        return Error(ErrorKind::InvalidArgument, "no rule in the file could be loaded: " + json_dump(result.value("errors", Json::array())));
     TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('rules', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
         {text, now_rfc3339()}));
     return result;

@@ -334,6 +334,13 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
         for (const auto& e : loaded.errors)
             errors.push_back({{"line", e.line}, {"keyword", e.keyword}, {"error", e.message}});
         std::size_t count = loaded.rules.size();
+        // A file of which nothing loads does not replace the running rules.
+        if (count == 0 && !loaded.errors.empty()) {
+            std::string first;
+            for (std::size_t i = 0; i < loaded.errors.size() && i < 3; ++i)
+                first += (i ? "; " : "") + loaded.errors[i].message;
+            return Error(ErrorKind::InvalidArgument, "no rule in the file could be loaded (" + first + ")");
+        }
         auto engine = TRY(ids::Engine::create(std::move(loaded.rules)));
         m_switch.set_ids(std::shared_ptr<ids::Engine>(std::move(engine)));
         return Json {{"rules", count}, {"errors", errors}};

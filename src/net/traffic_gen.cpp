@@ -80,7 +80,9 @@ Result<std::optional<std::vector<uint8_t>>> GuestLink::receive(Deadline deadline
 {
     uint8_t buf[65536];
     while (m_ready.empty()) {
-        struct pollfd pfd {m_fd.get(), POLLIN, 0};
+        struct pollfd pfd {
+            m_fd.get(), POLLIN, 0
+        };
         int r = ::poll(&pfd, 1, remaining_ms(deadline));
         if (r < 0 && errno == EINTR)
             continue;
@@ -107,14 +109,16 @@ Result<std::optional<std::vector<uint8_t>>> GuestLink::receive(Deadline deadline
     }
     std::vector<uint8_t> frame = std::move(m_ready.front());
     m_ready.pop_front();
-    return std::optional<std::vector<uint8_t>> {std::move(frame)};
+    return std::optional<std::vector<uint8_t>> { std::move(frame) };
 }
 
 bool GuestLink::wait_closed(Deadline deadline)
 {
     uint8_t buf[65536];
     for (;;) {
-        struct pollfd pfd {m_fd.get(), POLLIN, 0};
+        struct pollfd pfd {
+            m_fd.get(), POLLIN, 0
+        };
         int r = ::poll(&pfd, 1, remaining_ms(deadline));
         if (r < 0 && errno == EINTR)
             continue;
@@ -124,7 +128,7 @@ bool GuestLink::wait_closed(Deadline deadline)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
-            return true;  // EOF, or a reset: either way the switch let go of the connection
+            return true; // EOF, or a reset: either way the switch let go of the connection
     }
 }
 
@@ -155,10 +159,10 @@ Result<std::unique_ptr<SwitchProcess>> SwitchProcess::spawn(const SwitchProcessO
     Fd ours(pair[0]);
     Fd theirs(pair[1]);
     SpawnOptions spawn;
-    spawn.argv = {options.binary, "--control-fd", std::to_string(theirs.get())};
-    spawn.pass_fds = {theirs.get()};
+    spawn.argv = { options.binary, "--control-fd", std::to_string(theirs.get()) };
+    spawn.pass_fds = { theirs.get() };
     if (options.eve_fd >= 0) {
-        spawn.argv.insert(spawn.argv.end(), {"--eve-fd", std::to_string(options.eve_fd)});
+        spawn.argv.insert(spawn.argv.end(), { "--eve-fd", std::to_string(options.eve_fd) });
         spawn.pass_fds.push_back(options.eve_fd);
     }
     if (options.relay)
@@ -191,28 +195,30 @@ Result<Json> SwitchProcess::request(const Json& request, const std::vector<int>&
     Json reply = TRY(parse_json(line));
     if (!reply.is_object() || !reply.value("ok", false)) {
         std::string op = request.value("op", "");
-        return Error(ErrorKind::InvalidArgument, "bulwark-switch refused '" + op + "': " + reply.value("error", json_dump(reply)));
+        return Error(
+            ErrorKind::InvalidArgument, "bulwark-switch refused '" + op + "': " + reply.value("error", json_dump(reply)));
     }
     return reply;
 }
 
-VoidResult SwitchProcess::add_segment(const std::string& name, const Cidr& subnet, const IpAddr& server_ip, const MacAddr& server_mac)
+VoidResult SwitchProcess::add_segment(
+    const std::string& name, const Cidr& subnet, const IpAddr& server_ip, const MacAddr& server_mac)
 {
-    TRY(request({{"op", "segment"}, {"name", name}, {"subnet", subnet.to_string()}, {"server_ip", server_ip.to_string()},
-        {"server_mac", server_mac.to_string()}}));
+    TRY(request({ { "op", "segment" }, { "name", name }, { "subnet", subnet.to_string() }, { "server_ip", server_ip.to_string() },
+        { "server_mac", server_mac.to_string() } }));
     return {};
 }
 
 Result<Json> SwitchProcess::set_policy(const SegmentPolicy& policy)
 {
     Fd doc = TRY(document_fd(json_dump(policy.to_json()), "bulwark-policy"));
-    return request({{"op", "policy"}}, {doc.get()});
+    return request({ { "op", "policy" } }, { doc.get() });
 }
 
 Result<Json> SwitchProcess::set_rules(const std::string& text)
 {
     Fd doc = TRY(document_fd(text, "bulwark-rules"));
-    return request({{"op", "rules"}}, {doc.get()});
+    return request({ { "op", "rules" } }, { doc.get() });
 }
 
 VoidResult SwitchProcess::port_request(const GuestSpec& guest, const std::vector<int>& fds)
@@ -220,9 +226,9 @@ VoidResult SwitchProcess::port_request(const GuestSpec& guest, const std::vector
     Json labels = Json::object();
     for (const auto& [k, v] : guest.labels)
         labels[k] = v;
-    TRY(request({{"op", "port_add"}, {"id", guest.id}, {"name", guest.name}, {"segment", guest.segment},
-                    {"mac", guest.mac.to_string()}, {"ip", guest.ip.to_string()}, {"labels", labels},
-                    {"max_fps", guest.max_fps}, {"max_bps", guest.max_bps}},
+    TRY(request({ { "op", "port_add" }, { "id", guest.id }, { "name", guest.name }, { "segment", guest.segment },
+                    { "mac", guest.mac.to_string() }, { "ip", guest.ip.to_string() }, { "labels", labels },
+                    { "max_fps", guest.max_fps }, { "max_bps", guest.max_bps } },
         fds));
     return {};
 }
@@ -239,13 +245,19 @@ Result<GuestLink> SwitchProcess::add_port(const GuestSpec& guest)
     int size = 4 << 20;
     (void)::setsockopt(qemu_end.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     (void)::setsockopt(qemu_end.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    TRY(port_request(guest, {switch_end.get()}));
+    TRY(port_request(guest, { switch_end.get() }));
     return GuestLink(std::move(qemu_end));
 }
 
-VoidResult SwitchProcess::add_unconnected_port(const GuestSpec& guest) { return port_request(guest, {}); }
+VoidResult SwitchProcess::add_unconnected_port(const GuestSpec& guest)
+{
+    return port_request(guest, {});
+}
 
-Result<Json> SwitchProcess::status() { return request({{"op", "status"}}); }
+Result<Json> SwitchProcess::status()
+{
+    return request({ { "op", "status" } });
+}
 
 Result<double> SwitchProcess::cpu_seconds() const
 {
@@ -286,7 +298,8 @@ std::vector<uint8_t> TcpConnection::syn()
 
 std::vector<uint8_t> TcpConnection::syn_ack()
 {
-    return tcp_frame(m_server, m_client, m_server_port, m_client_port, m_server_seq++, m_client_seq, tcpflag::syn | tcpflag::ack, {});
+    return tcp_frame(
+        m_server, m_client, m_server_port, m_client_port, m_server_seq++, m_client_seq, tcpflag::syn | tcpflag::ack, {});
 }
 
 std::vector<uint8_t> TcpConnection::ack()
@@ -296,26 +309,30 @@ std::vector<uint8_t> TcpConnection::ack()
 
 std::vector<uint8_t> TcpConnection::client_data(std::span<const uint8_t> payload)
 {
-    auto f = tcp_frame(m_client, m_server, m_client_port, m_server_port, m_client_seq, m_server_seq, tcpflag::ack | tcpflag::psh, payload);
+    auto f = tcp_frame(
+        m_client, m_server, m_client_port, m_server_port, m_client_seq, m_server_seq, tcpflag::ack | tcpflag::psh, payload);
     m_client_seq += static_cast<uint32_t>(payload.size());
     return f;
 }
 
 std::vector<uint8_t> TcpConnection::server_data(std::span<const uint8_t> payload)
 {
-    auto f = tcp_frame(m_server, m_client, m_server_port, m_client_port, m_server_seq, m_client_seq, tcpflag::ack | tcpflag::psh, payload);
+    auto f = tcp_frame(
+        m_server, m_client, m_server_port, m_client_port, m_server_seq, m_client_seq, tcpflag::ack | tcpflag::psh, payload);
     m_server_seq += static_cast<uint32_t>(payload.size());
     return f;
 }
 
 std::vector<uint8_t> TcpConnection::client_fin()
 {
-    return tcp_frame(m_client, m_server, m_client_port, m_server_port, m_client_seq++, m_server_seq, tcpflag::fin | tcpflag::ack, {});
+    return tcp_frame(
+        m_client, m_server, m_client_port, m_server_port, m_client_seq++, m_server_seq, tcpflag::fin | tcpflag::ack, {});
 }
 
 std::vector<uint8_t> TcpConnection::server_fin()
 {
-    return tcp_frame(m_server, m_client, m_server_port, m_client_port, m_server_seq++, m_client_seq, tcpflag::fin | tcpflag::ack, {});
+    return tcp_frame(
+        m_server, m_client, m_server_port, m_client_port, m_server_seq++, m_client_seq, tcpflag::fin | tcpflag::ack, {});
 }
 
 void TcpBatch::add(TcpConnection& connection, std::span<const uint8_t> payload)
@@ -325,7 +342,7 @@ void TcpBatch::add(TcpConnection& connection, std::span<const uint8_t> payload)
     (void)append_stream_frame(m_bytes, frame);
     // The frame is Ethernet + an option-less IPv4 header + TCP, as tcp_frame builds it.
     std::size_t tcp_at = start + 14 + 20;
-    m_segments.push_back({tcp_at + 4, tcp_at + 16, &connection});
+    m_segments.push_back({ tcp_at + 4, tcp_at + 16, &connection });
     m_frame_bytes += frame.size();
     m_lap_bytes[&connection] += static_cast<uint32_t>(payload.size());
 }
@@ -353,9 +370,10 @@ uint64_t TrafficRng::next()
 
 std::vector<uint8_t> text_payload(TrafficRng& rng, std::size_t size)
 {
-    static constexpr const char* k_words[] = {"GET", "POST", "HTTP/1.1", "Host:", "Accept:", "text/html", "application/json",
+    static constexpr const char* k_words[] = { "GET", "POST", "HTTP/1.1", "Host:", "Accept:", "text/html", "application/json",
         "Content-Length:", "Cache-Control:", "no-cache", "user", "session", "id", "value", "the", "data", "index", "api", "v1",
-        "status", "ok", "error", "200", "404", "keep-alive", "Connection:", "gzip", "deflate", "Server:", "nginx", "Date:", "GMT"};
+        "status", "ok", "error", "200", "404", "keep-alive", "Connection:", "gzip", "deflate", "Server:", "nginx",
+        "Date:", "GMT" };
     std::vector<uint8_t> out;
     out.reserve(size);
     while (out.size() < size) {

@@ -62,17 +62,17 @@ struct GuestSpec {
     MacAddr mac;
     IpAddr ip;
     Labels labels;
-    uint64_t max_fps = 0;  // 0: no rate limit (the switch's own default is a limit)
+    uint64_t max_fps = 0; // 0: no rate limit (the switch's own default is a limit)
     uint64_t max_bps = 0;
 
-    Endpoint endpoint() const { return {mac, ip}; }
+    Endpoint endpoint() const { return { mac, ip }; }
 };
 
 struct SwitchProcessOptions {
-    std::string binary;     // the bulwark-switch executable
-    bool relay = false;     // --relay: the benchmark baseline
-    int eve_fd = -1;        // given to the worker as --eve-fd when >= 0 (the caller keeps its copy)
-    std::string log_path;   // the worker's stderr (empty: discarded)
+    std::string binary; // the bulwark-switch executable
+    bool relay = false; // --relay: the benchmark baseline
+    int eve_fd = -1; // given to the worker as --eve-fd when >= 0 (the caller keeps its copy)
+    std::string log_path; // the worker's stderr (empty: discarded)
 };
 
 // A running bulwark-switch and its control channel. The worker ends when the channel closes;
@@ -165,13 +165,13 @@ public:
 
 private:
     struct Segment {
-        std::size_t seq_at;       // offset of the TCP sequence number in m_bytes
-        std::size_t checksum_at;  // offset of the TCP checksum
+        std::size_t seq_at; // offset of the TCP sequence number in m_bytes
+        std::size_t checksum_at; // offset of the TCP checksum
         TcpConnection* connection;
     };
     std::vector<uint8_t> m_bytes;
     std::vector<Segment> m_segments;
-    std::unordered_map<const TcpConnection*, uint32_t> m_lap_bytes;  // payload bytes per lap
+    std::unordered_map<const TcpConnection*, uint32_t> m_lap_bytes; // payload bytes per lap
     uint64_t m_frame_bytes = 0;
 };
 

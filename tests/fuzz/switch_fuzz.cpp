@@ -19,10 +19,12 @@
 // past anti-spoofing and reach the deeper stages; bit 7 advances the clock by 2 s first (flow
 // and fragment timeouts, token buckets).
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <source_location>
 #include <span>
 #include <vector>
 
@@ -37,13 +39,16 @@ using namespace bulwark::net;
 
 namespace {
 
-void check(bool condition)
+// The failed invariant's line goes to stderr, so that a crash file explains itself.
+void check(bool condition, std::source_location where = std::source_location::current())
 {
-    if (!condition)
+    if (!condition) {
+        std::fprintf(stderr, "switch_fuzz: invariant at line %u failed\n", unsigned(where.line()));
         std::abort();
+    }
 }
 
-const MacAddr k_server_mac {{0x02, 0, 0, 0, 0, 1}};
+const MacAddr k_server_mac { { 0x02, 0, 0, 0, 0, 1 } };
 
 struct Delivery {
     uint32_t port;
@@ -55,7 +60,7 @@ struct Sink : FrameSink {
     std::map<uint32_t, uint64_t> per_port;
     void deliver(uint32_t port, std::span<const uint8_t> frame) override
     {
-        got.push_back({port, std::vector<uint8_t>(frame.begin(), frame.end())});
+        got.push_back({ port, std::vector<uint8_t>(frame.begin(), frame.end()) });
         ++per_port[port];
     }
 };
@@ -71,11 +76,11 @@ struct PortInfo {
 const std::map<uint32_t, PortInfo>& ports()
 {
     static const std::map<uint32_t, PortInfo> k_ports = {
-        {1, {"a", {{0x52, 0x54, 0, 0, 0, 1}}, IpAddr::v4(0x0a010002), false, false}},
-        {2, {"a", {{0x52, 0x54, 0, 0, 0, 2}}, IpAddr::v4(0x0a010003), false, false}},
-        {3, {"a", {{0x52, 0x54, 0, 0, 0, 3}}, IpAddr::v4(0x0a010004), true, false}},
-        {4, {"a", {{0x52, 0x54, 0, 0, 0, 4}}, IpAddr::v4(0x0a010005), false, true}},
-        {5, {"b", {{0x52, 0x54, 0, 0, 0, 5}}, IpAddr::v4(0x0a020002), false, false}},
+        { 1, { "a", { { 0x52, 0x54, 0, 0, 0, 1 } }, IpAddr::v4(0x0a010002), false, false } },
+        { 2, { "a", { { 0x52, 0x54, 0, 0, 0, 2 } }, IpAddr::v4(0x0a010003), false, false } },
+        { 3, { "a", { { 0x52, 0x54, 0, 0, 0, 3 } }, IpAddr::v4(0x0a010004), true, false } },
+        { 4, { "a", { { 0x52, 0x54, 0, 0, 0, 4 } }, IpAddr::v4(0x0a010005), false, true } },
+        { 5, { "b", { { 0x52, 0x54, 0, 0, 0, 5 } }, IpAddr::v4(0x0a020002), false, false } },
     };
     return k_ports;
 }
@@ -98,7 +103,7 @@ std::shared_ptr<ids::Engine> engine()
 
 void setup(Switch& sw)
 {
-    for (const char* name : {"a", "b"}) {
+    for (const char* name : { "a", "b" }) {
         SegmentConfig seg;
         seg.name = name;
         seg.subnet = *Cidr::parse(name[0] == 'a' ? "10.1.0.0/24" : "10.2.0.0/24");
@@ -109,10 +114,10 @@ void setup(Switch& sw)
     }
     SegmentPolicy policy;
     AllowRule web;
-    web.from.labels = {{"tier", "web"}};
-    web.to.labels = {{"tier", "db"}};
+    web.from.labels = { { "tier", "web" } };
+    web.to.labels = { { "tier", "db" } };
     web.proto = Proto::Tcp;
-    web.ports = {{80, 80}, {443, 443}};
+    web.ports = { { 80, 80 }, { 443, 443 } };
     policy.allow.push_back(web);
     AllowRule any_udp;
     any_udp.proto = Proto::Udp;
@@ -121,7 +126,7 @@ void setup(Switch& sw)
     icmp.segment = "b";
     icmp.proto = Proto::Icmp;
     policy.allow.push_back(icmp);
-    policy.analysis.labels = {{"role", "forensics"}};
+    policy.analysis.labels = { { "role", "forensics" } };
     policy.has_analysis = true;
     sw.set_policy(policy);
     for (const auto& [id, info] : ports()) {
@@ -132,7 +137,7 @@ void setup(Switch& sw)
         p.mac = info.mac;
         p.ip4 = info.ip;
         p.quarantined = info.quarantined;
-        p.labels = {{"tier", id % 2 ? "web" : "db"}};
+        p.labels = { { "tier", id % 2 ? "web" : "db" } };
         if (info.analysis)
             p.labels["role"] = "forensics";
         // Port 2 is rate-limited, so that the buckets run dry under a burst.
@@ -189,7 +194,7 @@ void check_dhcp(std::span<const uint8_t> bytes)
     SegmentAddressing seg;
     seg.server_ip = IpAddr::v4(0x0a010001);
     seg.server_mac = k_server_mac;
-    seg.dns = {IpAddr::v4(0x0a010001)};
+    seg.dns = { IpAddr::v4(0x0a010001) };
     auto answer = dhcp_answer(*request, seg, request->client_mac, IpAddr::v4(0x0a010002));
     if (!answer)
         return;
@@ -199,17 +204,23 @@ void check_dhcp(std::span<const uint8_t> bytes)
     check(d.packet->src == k_server_mac);
 }
 
-// The reject the IDS sends back: TCP RST or ICMP unreachable, between the same two hosts.
-bool is_reject_of(const std::vector<uint8_t>& reply, std::span<const uint8_t> original)
+// The reject the IDS sends back to the sender: a TCP RST or an ICMP unreachable, to the
+// sender's MAC, from the MAC of the guest it tried to reach (another port of its segment). It
+// answers the packet the IDS saw, which for fragments is the reassembled datagram, not the
+// frame just received.
+bool is_reject_to(const std::vector<uint8_t>& reply, uint32_t sender)
 {
     auto r = decode_frame(reply);
-    auto o = decode_frame(original);
-    if (!r.packet || !o.packet)
+    if (!r.packet)
         return false;
-    bool reversed = r.packet->src == o.packet->dst && r.packet->dst == o.packet->src;
-    bool kind = (r.packet->l4 == L4::Tcp && (r.packet->tcp_flags & tcpflag::rst)) || r.packet->l4 == L4::Icmp
-        || r.packet->l4 == L4::Icmpv6;
-    return reversed && kind;
+    const Packet& p = *r.packet;
+    const PortInfo& from = ports().at(sender);
+    bool peer = false;
+    for (const auto& [id, info] : ports())
+        peer |= id != sender && info.mac == p.src && std::strcmp(info.segment, from.segment) == 0;
+    bool kind = (p.l4 == L4::Tcp && (p.tcp_flags & tcpflag::rst)) || (p.l4 == L4::Icmp && p.icmp_type == 3)
+        || (p.l4 == L4::Icmpv6 && p.icmp_type == 1);
+    return peer && p.dst == from.mac && kind;
 }
 
 } // namespace
@@ -217,7 +228,7 @@ bool is_reject_of(const std::vector<uint8_t>& reply, std::span<const uint8_t> or
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
     Sink sink;
-    Switch sw(sink, SwitchOptions {.ids_enabled = true, .interface_name = "fuzz0", .wall_offset_ns = 1});
+    Switch sw(sink, SwitchOptions { .ids_enabled = true, .interface_name = "fuzz0", .wall_offset_ns = 1 });
     setup(sw);
     uint64_t now = 1000000000ull;
     std::map<uint32_t, uint64_t> received;
@@ -253,7 +264,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
         sw.receive(id, frame, now);
 
         if (info == ports().end()) {
-            check(sink.got.size() == delivered_before);  // an unknown port's frame goes nowhere
+            check(sink.got.size() == delivered_before); // an unknown port's frame goes nowhere
             continue;
         }
         ++received[id];
@@ -273,7 +284,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
                 // Back to the sender: only the switch's answers and rejects, never the frame.
                 check(d.frame != frame);
                 bool from_switch = std::memcmp(d.frame.data() + 6, k_server_mac.bytes.data(), 6) == 0;
-                check(from_switch || is_reject_of(d.frame, frame));
+                check(from_switch || is_reject_to(d.frame, id));
                 continue;
             }
             // Forwarded: the sender's own MAC, and quarantine respected.

@@ -186,6 +186,18 @@ ports = [8080]
     EXPECT_NE(eve().find("\"signature_id\":9000002"), std::string::npos);
     EXPECT_NE(eve().find("\"action\":\"blocked\""), std::string::npos);
     EXPECT_GT(port_counters("web1").value("drop_ids", 0), 0);
+
+    // A file of which no rule loads is refused with its line and keyword named, and the
+    // running drop rule stays in force.
+    std::string bad = h.dir() + "/bad.rules";
+    ASSERT_TRUE(sys::write_file_atomic(bad, "drop tcp any any -> any 8080 (msg:\"x\"; http.uri; content:\"a\"; sid:5;)\n", 0600).is_ok());
+    auto refused = h.cli({"net", "rules", "apply", bad});
+    EXPECT_EQ(refused.code, 2) << refused.output;
+    EXPECT_NE(refused.output.find("line 1"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find("http.uri"), std::string::npos) << refused.output;
+    listen("/tmp/c");
+    send("hello EVIL-MARKER 3\\n");
+    EXPECT_EQ(h.guest_sh("db1", "cat /tmp/c").output.find("EVIL-MARKER"), std::string::npos) << "the old rules were replaced";
     h.guest_sh("db1", "pkill nc");
 }
 

@@ -2,9 +2,8 @@
 // as bulwarkd and QEMU drive it: the control protocol, guest ports as stream sockets, frames
 // forwarded between two guests, a spoofed frame dropped, and a framing error that closes that
 // one port's connection while the others carry on.
-#include <gtest/gtest.h>
-
 #include <cstring>
+#include <gtest/gtest.h>
 
 #include "net/traffic_gen.h"
 
@@ -13,7 +12,7 @@ using namespace bulwark::net;
 
 namespace {
 
-const MacAddr k_server_mac {{0x02, 0, 0, 0, 0, 1}};
+const MacAddr k_server_mac { { 0x02, 0, 0, 0, 0, 1 } };
 
 GuestSpec guest(uint32_t id, const char* name, const char* role)
 {
@@ -21,19 +20,22 @@ GuestSpec guest(uint32_t id, const char* name, const char* role)
     g.id = id;
     g.name = name;
     g.segment = "lab";
-    g.mac = MacAddr {{0x52, 0x54, 0x00, 0x00, 0x00, static_cast<uint8_t>(id)}};
-    g.ip = IpAddr::v4(0x0a4d0100u + 10 + id);  // 10.77.1.(10 + id)
-    g.labels = {{"role", role}};
+    g.mac = MacAddr { { 0x52, 0x54, 0x00, 0x00, 0x00, static_cast<uint8_t>(id) } };
+    g.ip = IpAddr::v4(0x0a4d0100u + 10 + id); // 10.77.1.(10 + id)
+    g.labels = { { "role", role } };
     return g;
 }
 
-std::vector<uint8_t> bytes_of(const char* text) { return std::vector<uint8_t>(text, text + std::strlen(text)); }
+std::vector<uint8_t> bytes_of(const char* text)
+{
+    return std::vector<uint8_t>(text, text + std::strlen(text));
+}
 
 class SwitchProcessTest : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        auto sw = SwitchProcess::spawn({BULWARK_SWITCH_BIN});
+        auto sw = SwitchProcess::spawn({ BULWARK_SWITCH_BIN });
         ASSERT_TRUE(sw.is_ok()) << sw.error().message();
         m_switch = sw.release_value();
         auto seg = m_switch->add_segment("lab", *Cidr::parse("10.77.1.0/24"), *IpAddr::parse("10.77.1.1"), k_server_mac);
@@ -42,14 +44,14 @@ protected:
         SegmentPolicy policy;
         AllowRule rule;
         rule.name = "clients to server";
-        rule.from.labels = {{"role", "client"}};
-        rule.to.labels = {{"role", "server"}};
+        rule.from.labels = { { "role", "client" } };
+        rule.to.labels = { { "role", "server" } };
         rule.proto = Proto::Tcp;
-        rule.ports = {{80, 80}};
+        rule.ports = { { 80, 80 } };
         policy.allow.push_back(rule);
         auto set = m_switch->set_policy(policy);
         ASSERT_TRUE(set.is_ok()) << set.error().message();
-        for (auto* g : {&a, &b, &c}) {
+        for (auto* g : { &a, &b, &c }) {
             auto link = m_switch->add_port(*g);
             ASSERT_TRUE(link.is_ok()) << link.error().message();
             m_links.push_back(std::make_unique<GuestLink>(link.release_value()));
@@ -112,7 +114,7 @@ TEST_F(SwitchProcessTest, SpoofedFrameIsDropped)
 {
     // c claims b's address; the frame must not reach anyone. A genuine frame sent after it
     // is the next one b sees, which shows the spoofed one was dropped, not delayed.
-    Endpoint forged {c.mac, a.ip};
+    Endpoint forged { c.mac, a.ip };
     TcpConnection spoofed(forged, b.endpoint(), 40001, 80);
     ASSERT_TRUE(link(c).send(spoofed.syn()).is_ok());
     TcpConnection genuine(c.endpoint(), b.endpoint(), 40002, 80);
@@ -131,7 +133,7 @@ TEST_F(SwitchProcessTest, SpoofedFrameIsDropped)
 TEST_F(SwitchProcessTest, FramingErrorClosesOnlyThatPort)
 {
     // A length of 0 cannot be a frame: the stream is lost, so the switch closes a's connection.
-    const uint8_t zero_length[] = {0, 0, 0, 0};
+    const uint8_t zero_length[] = { 0, 0, 0, 0 };
     ASSERT_TRUE(link(a).send_raw(zero_length).is_ok());
     EXPECT_TRUE(link(a).wait_closed(deadline_in(std::chrono::seconds(3))));
     // c and b are untouched.
