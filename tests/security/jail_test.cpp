@@ -431,5 +431,47 @@ TEST_F(Jail, RealGuestRunsBoxed)
     EXPECT_EQ(h.qemu_count("g1"), 0);
 }
 
+// The switch worker parses every guest frame: it runs boxed like a guest's QEMU, as its own
+// uid (just below the guests' range), with nothing of bulwarkd's in its mount table.
+TEST_F(Jail, SwitchWorkerRunsBoxed)
+{
+    std::string policy = h.dir() + "/p.toml";
+    ASSERT_TRUE(sys::write_file_atomic(policy, "[[allow]]\nfrom = {}\nto = {}\nproto = \"icmp\"\n", 0600).is_ok());
+    auto r = h.cli({"net", "policy", "apply", policy});
+    ASSERT_EQ(r.code, 0) << r.output;
+    auto status = h.cli_json({"net", "status"});
+    pid_t supervisor = status["worker"]["pid"].get<pid_t>();
+    ASSERT_GT(supervisor, 0);
+    auto kids = read_or_empty("/proc/" + std::to_string(supervisor) + "/task/" + std::to_string(supervisor) + "/children");
+    pid_t worker = static_cast<pid_t>(std::atoi(kids.c_str()));
+    ASSERT_GT(worker, 0) << "the jailer's supervisor has no child";
+    EXPECT_NE(read_or_empty("/proc/" + std::to_string(worker) + "/cmdline").find("bulwark-switch"), std::string::npos);
+    auto proc = read_or_empty("/proc/" + std::to_string(worker) + "/status");
+    auto field = [&](const std::string& name) {
+        size_t p = proc.find("\n" + name + ":");
+        if (p == std::string::npos)
+            return std::string();
+        size_t start = proc.find_first_not_of(" \t", p + name.size() + 2);
+        return proc.substr(start, proc.find('\n', start) - start);
+    };
+    std::string u = std::to_string(jail::k_default_uid_base - 1);
+    EXPECT_EQ(field("Uid"), u + "\t" + u + "\t" + u + "\t" + u);
+    EXPECT_EQ(field("CapEff"), "0000000000000000");
+    EXPECT_EQ(field("CapBnd"), "0000000000000000");
+    EXPECT_EQ(field("NoNewPrivs"), "1");
+    EXPECT_EQ(field("Seccomp"), "2");
+    for (const char* ns : {"mnt", "pid", "net", "ipc", "uts", "cgroup"}) {
+        auto theirs = link_target("/proc/" + std::to_string(worker) + "/ns/" + ns);
+        auto ours = link_target(std::string("/proc/self/ns/") + ns);
+        ASSERT_FALSE(theirs.empty() || ours.empty());
+        EXPECT_NE(theirs, ours) << ns;
+    }
+    auto mounts = read_or_empty("/proc/" + std::to_string(worker) + "/mountinfo");
+    EXPECT_EQ(mounts.find("bulwark.db"), std::string::npos);
+    EXPECT_EQ(mounts.find("/keys"), std::string::npos);
+    EXPECT_EQ(mounts.find(h.home() + "/vms"), std::string::npos);
+    EXPECT_EQ(mounts.find(h.home() + "/run"), std::string::npos) << "the worker must get guest sockets as fds, not by path";
+}
+
 }  // namespace
 }  // namespace bulwark::test
