@@ -18,9 +18,9 @@ step "building (Release)"
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBULWARK_TESTS=OFF >/dev/null
 ninja -C build-release >/dev/null
 if [[ -w "$PREFIX/bin" ]]; then
-  install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer build-release/src/bulwark-inspect "$PREFIX/bin/"
+  install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer build-release/src/bulwark-inspect build-release/src/bulwark-switch "$PREFIX/bin/"
 else
-  sudo install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer build-release/src/bulwark-inspect "$PREFIX/bin/"
+  sudo install -m 0755 build-release/src/bulwark build-release/src/bulwarkd build-release/src/bulwark-jailer build-release/src/bulwark-inspect build-release/src/bulwark-switch "$PREFIX/bin/"
 fi
 export PATH="$PREFIX/bin:$PATH"
 echo "installed: $(command -v bulwark) $(command -v bulwarkd)"
@@ -47,7 +47,7 @@ bulwark image list
 
 step "booting an ephemeral guest"
 if ! bulwark vm show demo >/dev/null 2>&1; then
-  bulwark vm create demo --image demo --memory 256 --ephemeral
+  bulwark vm create demo --image demo --memory 256 --ephemeral --net demo,label=role=demo
 fi
 if [[ "$(bulwark --json vm show demo | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" != running ]]; then
   bulwark vm start demo
@@ -64,4 +64,4 @@ echo
 echo "-- inside the guest --"
 bulwark vm exec demo -- /bin/sh -c 'echo "$(uname -sr) up, $(cat /proc/meminfo | head -1)"'
 echo
-echo "Done. Try: bulwark vm exec demo -- /bin/sh -c 'ls /'   |   bulwark audit tail   |   bulwark vm stop demo"
+echo "Done. Try: bulwark vm exec demo -- /bin/sh -c 'ls /'   |   bulwark net status   |   bulwark audit tail   |   bulwark vm stop demo"
