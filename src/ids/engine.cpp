@@ -701,12 +701,12 @@ std::vector<uint8_t> reply_frame(const net::Packet& p, uint8_t proto, std::span<
 {
     // DF on the IPv4 reply: it is small, and a reject should never itself be fragmented.
     auto ip = p.ip_src.v6 ? net::ipv6_packet(p.ip_dst, p.ip_src, proto, l4)
-                          : net::ipv4_packet(p.ip_dst, p.ip_src, proto, l4, net::Ipv4Fields {.dont_fragment = true});
+                          : net::ipv4_packet(p.ip_dst, p.ip_src, proto, l4, net::Ipv4Fields { .dont_fragment = true });
     uint16_t ethertype = p.ip_src.v6 ? net::ethertype::ipv6 : net::ethertype::ipv4;
     if (!p.vlan)
         return net::ethernet_frame(p.dst, p.src, ethertype, ip);
-    std::vector<uint8_t> tagged {static_cast<uint8_t>(*p.vlan >> 8), static_cast<uint8_t>(*p.vlan),
-        static_cast<uint8_t>(ethertype >> 8), static_cast<uint8_t>(ethertype)};
+    std::vector<uint8_t> tagged { static_cast<uint8_t>(*p.vlan >> 8), static_cast<uint8_t>(*p.vlan),
+        static_cast<uint8_t>(ethertype >> 8), static_cast<uint8_t>(ethertype) };
     tagged.insert(tagged.end(), ip.begin(), ip.end());
     return net::ethernet_frame(p.dst, p.src, net::ethertype::vlan, tagged);
 }

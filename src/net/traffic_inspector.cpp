@@ -1,5 +1,7 @@
 #include "net/traffic_inspector.h"
 
+#include <algorithm>
+
 #include "ids/engine.h"
 #include "ids/eve.h"
 
@@ -118,6 +120,9 @@ void TrafficInspector::flush(uint64_t now_ns)
     tick(now_ns);
     std::vector<Flow*> all;
     m_flows.for_each([&](Flow& flow) { all.push_back(&flow); });
+    // The table's order depends on its random hash seed: in creation order, the same capture
+    // gives the same EVE lines on every run.
+    std::sort(all.begin(), all.end(), [](const Flow* a, const Flow* b) { return a->id < b->id; });
     for (Flow* flow : all) {
         write_flow(*flow, static_cast<int>(ids::FlowEndReason::Shutdown), now_ns);
         m_flows.remove(flow);
