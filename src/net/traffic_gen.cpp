@@ -340,8 +340,9 @@ void TcpBatch::add(TcpConnection& connection, std::span<const uint8_t> payload)
     auto frame = connection.client_data(payload);
     std::size_t start = m_bytes.size() + k_stream_header;
     (void)append_stream_frame(m_bytes, frame);
-    // The frame is Ethernet + an option-less IPv4 header + TCP, as tcp_frame builds it.
-    std::size_t tcp_at = start + 14 + 20;
+    // The frame is Ethernet, an IP header without options or extension headers, then TCP, as
+    // tcp_frame builds it.
+    std::size_t tcp_at = start + 14 + (connection.client().ip.v6 ? 40 : 20);
     m_segments.push_back({ tcp_at + 4, tcp_at + 16, &connection });
     m_frame_bytes += frame.size();
     m_lap_bytes[&connection] += static_cast<uint32_t>(payload.size());

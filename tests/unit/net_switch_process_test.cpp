@@ -95,13 +95,23 @@ TEST_F(SwitchProcessTest, FramesFlowBetweenTwoGuestsThroughTheWorker)
     EXPECT_FALSE(next_frame(b).empty());
 
     // A batch of data segments sent as one write arrives whole and in order, lap after lap.
+    uint32_t expected_seq = conn.client_seq();
     TcpBatch batch;
     for (int i = 0; i < 16; ++i)
         batch.add(conn, bytes_of("GET /index.html HTTP/1.1\r\nHost: b\r\n\r\n"));
     for (int lap = 0; lap < 3; ++lap) {
         ASSERT_TRUE(link(a).send_raw(batch.bytes()).is_ok());
-        for (std::size_t i = 0; i < batch.frames(); ++i)
-            ASSERT_FALSE(next_frame(b).empty()) << "lap " << lap << " frame " << i;
+        for (std::size_t i = 0; i < batch.frames(); ++i) {
+            auto frame = next_frame(b);
+            ASSERT_FALSE(frame.empty()) << "lap " << lap << " frame " << i;
+            // Each lap is new data: sequence numbers move on and the checksum still holds.
+            auto p = decode_frame(frame);
+            ASSERT_TRUE(p.packet.has_value());
+            EXPECT_EQ(p.packet->tcp_seq, expected_seq) << "lap " << lap << " frame " << i;
+            expected_seq += static_cast<uint32_t>(p.packet->payload.size());
+            auto tcp = p.packet->ip_payload;
+            EXPECT_EQ(internet_checksum(tcp, pseudo_header_sum(a.ip, b.ip, ipproto::tcp, tcp.size())), 0);
+        }
         batch.advance();
     }
     Json sa = port_status(a);
