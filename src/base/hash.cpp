@@ -85,7 +85,7 @@ std::string to_hex(const std::string& bytes)
     return to_hex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
-static int hex_value(char c)
+int hex_digit_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -103,8 +103,8 @@ std::optional<std::string> from_hex(const std::string& hex)
     std::string out;
     out.reserve(hex.size() / 2);
     for (size_t i = 0; i < hex.size(); i += 2) {
-        int hi = hex_value(hex[i]);
-        int lo = hex_value(hex[i + 1]);
+        int hi = hex_digit_value(hex[i]);
+        int lo = hex_digit_value(hex[i + 1]);
         if (hi < 0 || lo < 0)
             return std::nullopt;
         out.push_back(static_cast<char>((hi << 4) | lo));

@@ -37,6 +37,8 @@ private:
 std::string to_hex(const uint8_t* data, size_t size);
 std::string to_hex(const Digest& digest);
 std::string to_hex(const std::string& bytes);
+// The value of one hex digit (either case), or -1.
+int hex_digit_value(char c);
 // Parses lowercase or uppercase hex; nullopt on odd length or a non-hex character.
 std::optional<std::string> from_hex(const std::string& hex);
 

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -11,6 +12,25 @@
 #include <random>
 
 namespace bulwark::sys {
+
+Result<Fd> memfd_with(const std::string& text, const char* name)
+{
+    Fd fd(::memfd_create(name, MFD_CLOEXEC));
+    if (!fd.valid())
+        return Error::from_errno("memfd_create", errno);
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return Error::from_errno("write a memfd", errno);
+        done += static_cast<std::size_t>(n);
+    }
+    if (::lseek(fd.get(), 0, SEEK_SET) < 0)
+        return Error::from_errno("seek a memfd", errno);
+    return fd;
+}
 
 Result<Fd> open(const std::string& path, int flags, mode_t mode)
 {

@@ -15,6 +15,9 @@
 namespace bulwark::sys {
 
 Result<Fd> open(const std::string& path, int flags, mode_t mode = 0);
+// An anonymous memory file (memfd, close-on-exec) holding text, positioned at its start: how a
+// document too large for a message line is handed to another process.
+Result<Fd> memfd_with(const std::string& text, const char* name);
 Result<struct stat> fstat(int fd);
 Result<struct stat> stat(const std::string& path);
 bool exists(const std::string& path);

@@ -1,4 +1,5 @@
 #include "ids/rule_parser.h"
+#include "base/hash.h"
 
 #include <arpa/inet.h>
 
@@ -371,16 +372,6 @@ std::string unescape_text(std::string_view s)
     return out;
 }
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 // content's string: text, |hex bytes| sections, and \" \; \\ \: \| escapes.
 Parsed<std::string> decode_content(std::string_view s)
@@ -398,7 +389,7 @@ Parsed<std::string> decode_content(std::string_view s)
             } else if (c == ' ' || c == '\t') {
                 continue;
             } else {
-                int v = hex_value(c);
+                int v = hex_digit_value(c);
                 if (v < 0)
                     return fail("content", "content has a bad hex digit '" + quote(std::string_view(&s[i], 1)) + "'");
                 if (nibble < 0) {

@@ -47,24 +47,6 @@ Result<Labels> labels_from_text(const std::string& text)
     return labels;
 }
 
-// A memfd holding a document too large for a control line.
-Result<Fd> document_fd(const std::string& text)
-{
-    Fd fd(::memfd_create("bulwark-doc", MFD_CLOEXEC));
-    if (!fd.valid())
-        return Error::from_errno("memfd_create", errno);
-    std::size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return Error::from_errno("write memfd", errno);
-        done += static_cast<std::size_t>(n);
-    }
-    return fd;
-}
-
 // A locally administered, unicast MAC (52:54:00 is QEMU's prefix; 0x02 marks local).
 std::string random_mac(uint8_t first)
 {
@@ -286,11 +268,11 @@ VoidResult Network::replay_locked()
             {}));
     }
     if (auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'policy'"))) {
-        auto fd = TRY(document_fd(row->text(0)));
+        auto fd = TRY(sys::memfd_with(row->text(0), "bulwark-doc"));
         TRY(request_locked({{"op", "policy"}}, {fd.get()}));
     }
     if (auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'rules'"))) {
-        auto fd = TRY(document_fd(row->text(0)));
+        auto fd = TRY(sys::memfd_with(row->text(0), "bulwark-doc"));
         TRY(request_locked({{"op", "rules"}}, {fd.get()}));
     }
     for (const auto& r : TRY(m_db.query("SELECT DISTINCT v.id, v.name FROM vms v JOIN vm_nics n ON n.vm_id = v.id WHERE v.state = 'running'"))) {
@@ -382,7 +364,7 @@ Result<Json> Network::apply_policy(const std::string& text, const std::string& s
     std::string canonical = json_dump(policy.to_json());
     TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('policy', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
         {canonical, now_rfc3339()}));
-    auto fd = TRY(document_fd(canonical));
+    auto fd = TRY(sys::memfd_with(canonical, "bulwark-policy"));
     TRY(request({{"op", "policy"}}, {fd.get()}));
     return show_policy();
 }
@@ -393,7 +375,7 @@ Result<Json> Network::apply_rules(const std::string& text)
 {
     if (text.size() > (32u << 20))
         return Error(ErrorKind::InvalidArgument, "a rules file over 32 MiB");
-    auto fd = TRY(document_fd(text));
+    auto fd = TRY(sys::memfd_with(text, "bulwark-rules"));
     // Loaded first, stored only when the switch took them: a file with no usable rule does not
     // replace the running set.
     auto result = TRY(request({{"op", "rules"}}, {fd.get()}));

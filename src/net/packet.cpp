@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/endian.h"
+#include "base/hash.h"
 
 namespace bulwark::net {
 
@@ -36,16 +37,6 @@ DecodeResult fail(FrameError error)
     return DecodeResult { std::nullopt, error };
 }
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 // A dotted quad, strictly: four decimal parts 0-255 without leading zeros (which some
 // parsers read as octal, so "010" would mean 8 to them and 10 to us).
@@ -113,7 +104,7 @@ std::optional<std::array<uint8_t, 16>> parse_ipv6(std::string_view text)
             return std::nullopt;
         unsigned value = 0;
         for (char c : rest) {
-            int v = hex_value(c);
+            int v = hex_digit_value(c);
             if (v < 0)
                 return std::nullopt;
             value = value * 16 + unsigned(v);
@@ -409,8 +400,8 @@ std::optional<MacAddr> MacAddr::parse(std::string_view text)
         return std::nullopt;
     MacAddr mac;
     for (size_t i = 0; i < 6; ++i) {
-        int hi = hex_value(text[i * 3]);
-        int lo = hex_value(text[i * 3 + 1]);
+        int hi = hex_digit_value(text[i * 3]);
+        int lo = hex_digit_value(text[i * 3 + 1]);
         if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != ':'))
             return std::nullopt;
         mac.bytes[i] = static_cast<uint8_t>(hi * 16 + lo);

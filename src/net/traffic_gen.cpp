@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "base/endian.h"
+#include "base/system.h"
 
 namespace bulwark::net {
 
@@ -132,25 +133,6 @@ bool GuestLink::wait_closed(Deadline deadline)
     }
 }
 
-Result<Fd> document_fd(const std::string& text, const char* name)
-{
-    Fd fd(::memfd_create(name, MFD_CLOEXEC));
-    if (!fd.valid())
-        return Error::from_errno("memfd_create", errno);
-    std::size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return Error::from_errno("write a memfd", errno);
-        done += static_cast<std::size_t>(n);
-    }
-    if (::lseek(fd.get(), 0, SEEK_SET) < 0)
-        return Error::from_errno("seek a memfd", errno);
-    return fd;
-}
-
 Result<std::unique_ptr<SwitchProcess>> SwitchProcess::spawn(const SwitchProcessOptions& options)
 {
     int pair[2];
@@ -211,13 +193,13 @@ VoidResult SwitchProcess::add_segment(
 
 Result<Json> SwitchProcess::set_policy(const SegmentPolicy& policy)
 {
-    Fd doc = TRY(document_fd(json_dump(policy.to_json()), "bulwark-policy"));
+    Fd doc = TRY(sys::memfd_with(json_dump(policy.to_json()), "bulwark-policy"));
     return request({ { "op", "policy" } }, { doc.get() });
 }
 
 Result<Json> SwitchProcess::set_rules(const std::string& text)
 {
-    Fd doc = TRY(document_fd(text, "bulwark-rules"));
+    Fd doc = TRY(sys::memfd_with(text, "bulwark-rules"));
     return request({ { "op", "rules" } }, { doc.get() });
 }
 
