@@ -18,7 +18,7 @@ def suites(binary):
     order, tests = [], {}
     suite = None
     for line in out.splitlines():
-        if not line.strip():
+        if not line.strip() or line.startswith("Running main()"):
             continue
         if not line.startswith(" "):
             suite = line.strip().rstrip(".")
