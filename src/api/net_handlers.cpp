@@ -48,7 +48,7 @@ Result<Json> ApiHandlers::dispatch_network(const Request& req, std::vector<Fd>& 
         // opens a path given by a client.
         if (fds.size() != 1)
             return Error(ErrorKind::InvalidArgument, "net.capture carries the output file as one fd");
-        struct stat st {};
+        struct stat st { };
         if (::fstat(fds[0].get(), &st) < 0 || !S_ISREG(st.st_mode))
             return Error(ErrorKind::InvalidArgument, "the capture output must be a regular file");
         int64_t seconds = p.contains("seconds") && p["seconds"].is_number_integer() ? p["seconds"].get<int64_t>() : 10;

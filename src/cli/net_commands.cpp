@@ -73,8 +73,8 @@ int run_inspect(NetCommands& net, bool json, const std::function<int(const Error
         }
         buffer.clear();
     };
-    auto stats = net::inspect_capture(pcap.value().get(), std::shared_ptr<ids::Engine>(std::move(engine.value())),
-        [&](const std::string& line) {
+    auto stats = net::inspect_capture(
+        pcap.value().get(), std::shared_ptr<ids::Engine>(std::move(engine.value())), [&](const std::string& line) {
             buffer += line;
             buffer += '\n';
             if (buffer.size() > (1u << 20))
@@ -89,7 +89,9 @@ int run_inspect(NetCommands& net, bool json, const std::function<int(const Error
     if (json) {
         std::cerr << json_dump(s, 2) << "\n";
     } else {
-        std::fprintf(stderr, "%s rule(s) loaded (%zu refused); %s packet(s), %s bytes in %.3f s (%.1f MB/s): %s alert(s), %s would be dropped, %s flow(s)\n",
+        std::fprintf(stderr,
+            "%s rule(s) loaded (%zu refused); %s packet(s), %s bytes in %.3f s (%.1f MB/s): %s alert(s), %s would be dropped, %s "
+            "flow(s)\n",
             text_of(s, "rules").c_str(), loaded.errors.size(), text_of(s, "records").c_str(), text_of(s, "bytes").c_str(),
             stats.value().seconds, s["mb_per_second"].get<double>(), text_of(s, "alerts").c_str(), text_of(s, "drops").c_str(),
             text_of(s, "flows").c_str());
@@ -124,7 +126,8 @@ void add_net_commands(CLI::App& app, CLI::App& vm, NetCommands& net)
     net.capture->add_option("vm", net.vm, "guest")->required();
     net.capture->add_option("--pcap", net.pcap, "output file (created 0600)")->required();
     net.capture->add_option("--seconds", net.seconds, "how long to capture (default 10)");
-    net.inspect = group->add_subcommand("inspect", "offline mode: run rules over a capture and write EVE JSON (like suricata -r)");
+    net.inspect
+        = group->add_subcommand("inspect", "offline mode: run rules over a capture and write EVE JSON (like suricata -r)");
     net.inspect->add_option("--rules", net.rules, "rules file")->required();
     net.inspect->add_option("--pcap", net.pcap, "capture (pcap)")->required();
     net.inspect->add_option("--eve", net.eve, "append EVE JSON here (default: stdout)");
@@ -156,17 +159,17 @@ std::optional<int> run_net_commands(NetCommands& net, Client& client, bool json,
         auto text = read(net.file);
         if (text.is_error())
             return fail(text.error());
-        return simple("net.policy.apply", {{"text", text.value()}, {"source", net.file}}, [&](const Json& j) {
+        return simple("net.policy.apply", { { "text", text.value() }, { "source", net.file } }, [&](const Json& j) {
             std::printf("applied %s: %zu allowed pair(s) of guests (generation %s)\n", net.file.c_str(),
                 j.contains("pairs") ? j["pairs"].size() : 0, text_of(j, "generation").c_str());
         });
     }
     if (net.policy_show && net.policy_show->parsed())
         return simple("net.policy.show", {}, [&](const Json& j) {
-            Table t({"FROM", "TO", "ALLOWED", "RULE"});
+            Table t({ "FROM", "TO", "ALLOWED", "RULE" });
             for (const auto& pair : j["pairs"]) {
                 for (const auto& a : pair["allow"])
-                    t.add({text_of(pair, "from"), text_of(pair, "to"), text_of(a, "what"), text_of(a, "rule")});
+                    t.add({ text_of(pair, "from"), text_of(pair, "to"), text_of(a, "what"), text_of(a, "rule") });
             }
             std::cout << t.render();
             std::printf("everything else between guests is denied; analysis guests: %s\n",
@@ -176,7 +179,7 @@ std::optional<int> run_net_commands(NetCommands& net, Client& client, bool json,
         auto text = read(net.file);
         if (text.is_error())
             return fail(text.error());
-        auto r = client.call("net.rules.apply", {{"text", text.value()}, {"source", net.file}});
+        auto r = client.call("net.rules.apply", { { "text", text.value() }, { "source", net.file } });
         if (r.is_error())
             return fail(r.error());
         if (json) {
@@ -189,30 +192,31 @@ std::optional<int> run_net_commands(NetCommands& net, Client& client, bool json,
     }
     if (net.status && net.status->parsed())
         return simple("net.status", {}, [&](const Json& j) {
-            Table t({"PORT", "SEGMENT", "MAC", "IP", "RX", "TX", "SPOOFED", "POLICY", "IDS", "QUARANTINE", "RATE", "STATE"});
+            Table t({ "PORT", "SEGMENT", "MAC", "IP", "RX", "TX", "SPOOFED", "POLICY", "IDS", "QUARANTINE", "RATE", "STATE" });
             for (const auto& [id, p] : j["ports"].items()) {
-                t.add({text_of(p, "name"), text_of(p, "segment"), text_of(p, "mac"), text_of(p, "ip"), text_of(p, "rx_frames"),
+                t.add({ text_of(p, "name"), text_of(p, "segment"), text_of(p, "mac"), text_of(p, "ip"), text_of(p, "rx_frames"),
                     text_of(p, "tx_frames"), text_of(p, "drop_spoofed"), text_of(p, "drop_policy"), text_of(p, "drop_ids"),
                     text_of(p, "drop_quarantine"), text_of(p, "drop_rate"),
-                    p.value("quarantined", false) ? "quarantined" : (p.value("connected", false) ? "up" : "down")});
+                    p.value("quarantined", false) ? "quarantined" : (p.value("connected", false) ? "up" : "down") });
             }
             std::cout << t.render();
-            std::printf("flows: %s; IDS rules: %s, alerts: %s; worker pid %s (%s restart(s)); EVE: %s\n", text_of(j, "flows").c_str(),
-                text_of(j, "ids_rules").c_str(), text_of(j, "ids_alerts").c_str(), text_of(j["worker"], "pid").c_str(),
-                text_of(j["worker"], "restarts").c_str(), text_of(j, "eve").c_str());
+            std::printf("flows: %s; IDS rules: %s, alerts: %s; worker pid %s (%s restart(s)); EVE: %s\n",
+                text_of(j, "flows").c_str(), text_of(j, "ids_rules").c_str(), text_of(j, "ids_alerts").c_str(),
+                text_of(j["worker"], "pid").c_str(), text_of(j["worker"], "restarts").c_str(), text_of(j, "eve").c_str());
         });
     if (net.capture && net.capture->parsed()) {
         // Created here, with the caller's own rights, and handed over as an fd.
         auto fd = sys::open(net.pcap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd.is_error())
             return fail(fd.error());
-        return simple("net.capture", {{"name", net.vm}, {"seconds", net.seconds}},
+        return simple("net.capture", { { "name", net.vm }, { "seconds", net.seconds } },
             [&](const Json& j) { std::printf("%s frame(s) written to %s\n", text_of(j, "frames").c_str(), net.pcap.c_str()); },
-            {fd.value().get()});
+            { fd.value().get() });
     }
     if (net.quarantine && net.quarantine->parsed())
-        return simple("vm.quarantine", {{"name", net.vm}, {"release", net.release}}, [&](const Json& j) {
-            std::printf("%s: %s\n", net.vm.c_str(), j.value("quarantined", false) ? "quarantined (analysis guests only)" : "released");
+        return simple("vm.quarantine", { { "name", net.vm }, { "release", net.release } }, [&](const Json& j) {
+            std::printf(
+                "%s: %s\n", net.vm.c_str(), j.value("quarantined", false) ? "quarantined (analysis guests only)" : "released");
         });
     return std::nullopt;
 }

@@ -10,7 +10,7 @@ namespace bulwark::net {
 namespace {
 
 constexpr std::size_t k_bootp_fixed = 236;
-constexpr uint8_t k_cookie[4] = {99, 130, 83, 99};
+constexpr uint8_t k_cookie[4] = { 99, 130, 83, 99 };
 constexpr uint16_t k_server_port = 67;
 constexpr uint16_t k_client_port = 68;
 
@@ -48,8 +48,8 @@ IpAddr netmask(uint8_t prefix)
 
 bool is_dhcp_client_packet(const Packet& packet)
 {
-    return packet.l3 == L3::Ipv4 && packet.l4 == L4::Udp && packet.src_port == k_client_port
-        && packet.dst_port == k_server_port && !packet.is_fragment;
+    return packet.l3 == L3::Ipv4 && packet.l4 == L4::Udp && packet.src_port == k_client_port && packet.dst_port == k_server_port
+        && !packet.is_fragment;
 }
 
 std::optional<DhcpRequest> parse_dhcp_request(std::span<const uint8_t> p)
@@ -108,8 +108,8 @@ std::optional<DhcpRequest> parse_dhcp_request(std::span<const uint8_t> p)
     return r;
 }
 
-std::optional<std::vector<uint8_t>> dhcp_answer(const DhcpRequest& request, const SegmentAddressing& segment,
-    const MacAddr& port_mac, const IpAddr& port_ip)
+std::optional<std::vector<uint8_t>> dhcp_answer(
+    const DhcpRequest& request, const SegmentAddressing& segment, const MacAddr& port_mac, const IpAddr& port_ip)
 {
     if (request.client_mac != port_mac)
         return std::nullopt;
@@ -132,46 +132,47 @@ std::optional<std::vector<uint8_t>> dhcp_answer(const DhcpRequest& request, cons
         reply = dhcp::ack;
         break;
     default:
-        return std::nullopt;  // decline, release: nothing to answer, no state to change
+        return std::nullopt; // decline, release: nothing to answer, no state to change
     }
 
     std::vector<uint8_t> b;
     b.reserve(300);
-    b.insert(b.end(), {2, 1, 6, 0});  // op reply, Ethernet, hlen 6, hops 0
+    b.insert(b.end(), { 2, 1, 6, 0 }); // op reply, Ethernet, hlen 6, hops 0
     put32(b, request.xid);
-    put16(b, 0);  // secs
+    put16(b, 0); // secs
     put16(b, request.flags);
-    put_ip4(b, request.type == dhcp::inform ? request.ciaddr : IpAddr::v4(0));               // ciaddr
-    put_ip4(b, reply == dhcp::nak || request.type == dhcp::inform ? IpAddr::v4(0) : port_ip);  // yiaddr
-    put_ip4(b, segment.server_ip);  // siaddr
-    put_ip4(b, IpAddr::v4(0));      // giaddr
+    put_ip4(b, request.type == dhcp::inform ? request.ciaddr : IpAddr::v4(0)); // ciaddr
+    put_ip4(b, reply == dhcp::nak || request.type == dhcp::inform ? IpAddr::v4(0) : port_ip); // yiaddr
+    put_ip4(b, segment.server_ip); // siaddr
+    put_ip4(b, IpAddr::v4(0)); // giaddr
     b.insert(b.end(), port_mac.bytes.begin(), port_mac.bytes.end());
-    b.resize(b.size() + 10 + 64 + 128, 0);  // chaddr padding, sname, file
+    b.resize(b.size() + 10 + 64 + 128, 0); // chaddr padding, sname, file
     b.insert(b.end(), std::begin(k_cookie), std::end(k_cookie));
-    b.insert(b.end(), {53, 1, reply});
-    b.insert(b.end(), {54, 4});
+    b.insert(b.end(), { 53, 1, reply });
+    b.insert(b.end(), { 54, 4 });
     put_ip4(b, segment.server_ip);
     if (reply != dhcp::nak) {
         if (request.type != dhcp::inform) {
-            b.insert(b.end(), {51, 4});
+            b.insert(b.end(), { 51, 4 });
             put32(b, segment.lease_seconds);
         }
-        b.insert(b.end(), {1, 4});
+        b.insert(b.end(), { 1, 4 });
         put_ip4(b, netmask(segment.prefix));
         if (segment.router) {
-            b.insert(b.end(), {3, 4});
+            b.insert(b.end(), { 3, 4 });
             put_ip4(b, *segment.router);
         }
         if (!segment.dns.empty()) {
             auto n = std::min<std::size_t>(segment.dns.size(), 8);
-            b.insert(b.end(), {6, static_cast<uint8_t>(4 * n)});
+            b.insert(b.end(), { 6, static_cast<uint8_t>(4 * n) });
             for (std::size_t i = 0; i < n; ++i)
                 put_ip4(b, segment.dns[i]);
         }
     }
     b.push_back(255);
     // The client has no address yet: broadcast at the IP layer, unicast to its MAC.
-    return udp_frame({segment.server_mac, segment.server_ip}, {port_mac, IpAddr::v4(0xffffffff)}, k_server_port, k_client_port, b);
+    return udp_frame(
+        { segment.server_mac, segment.server_ip }, { port_mac, IpAddr::v4(0xffffffff) }, k_server_port, k_client_port, b);
 }
 
 std::optional<std::vector<uint8_t>> arp_answer(const Packet& packet, const SegmentAddressing& segment)

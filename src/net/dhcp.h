@@ -24,10 +24,10 @@
 namespace bulwark::net {
 
 struct SegmentAddressing {
-    IpAddr server_ip;   // the switch's own address on the segment (the subnet's .1)
+    IpAddr server_ip; // the switch's own address on the segment (the subnet's .1)
     MacAddr server_mac; // the switch's MAC on the segment
     uint8_t prefix = 24;
-    std::optional<IpAddr> router;  // only when the segment has an uplink
+    std::optional<IpAddr> router; // only when the segment has an uplink
     std::vector<IpAddr> dns;
     uint32_t lease_seconds = 86400;
 };
@@ -61,8 +61,8 @@ std::optional<DhcpRequest> parse_dhcp_request(std::span<const uint8_t> udp_paylo
 
 // The answer to a guest's DHCP message, as a whole Ethernet frame, or nullopt when none is
 // due (another server was chosen, a release, a decline, a spoofed client address).
-std::optional<std::vector<uint8_t>> dhcp_answer(const DhcpRequest& request, const SegmentAddressing& segment,
-    const MacAddr& port_mac, const IpAddr& port_ip);
+std::optional<std::vector<uint8_t>> dhcp_answer(
+    const DhcpRequest& request, const SegmentAddressing& segment, const MacAddr& port_mac, const IpAddr& port_ip);
 
 // The ARP reply for a request that asks for the switch's own address; nullopt otherwise.
 std::optional<std::vector<uint8_t>> arp_answer(const Packet& packet, const SegmentAddressing& segment);

@@ -36,7 +36,10 @@ std::vector<uint8_t> ip_packet(const IpAddr& src, const IpAddr& dst, uint8_t pro
     return src.v6 ? ipv6_packet(src, dst, proto, payload) : ipv4_packet(src, dst, proto, payload);
 }
 
-uint16_t ethertype_of(const IpAddr& ip) { return ip.v6 ? ethertype::ipv6 : ethertype::ipv4; }
+uint16_t ethertype_of(const IpAddr& ip)
+{
+    return ip.v6 ? ethertype::ipv6 : ethertype::ipv4;
+}
 
 } // namespace
 
@@ -75,8 +78,8 @@ std::vector<uint8_t> ethernet_frame(const MacAddr& src, const MacAddr& dst, uint
     return f;
 }
 
-std::vector<uint8_t> ipv4_packet(const IpAddr& src, const IpAddr& dst, uint8_t proto, std::span<const uint8_t> payload,
-    const Ipv4Fields& fields)
+std::vector<uint8_t> ipv4_packet(
+    const IpAddr& src, const IpAddr& dst, uint8_t proto, std::span<const uint8_t> payload, const Ipv4Fields& fields)
 {
     std::vector<uint8_t> p;
     p.reserve(20 + payload.size());
@@ -100,8 +103,8 @@ std::vector<uint8_t> ipv4_packet(const IpAddr& src, const IpAddr& dst, uint8_t p
     return p;
 }
 
-std::vector<uint8_t> ipv6_packet(const IpAddr& src, const IpAddr& dst, uint8_t next_header, std::span<const uint8_t> payload,
-    uint8_t hop_limit)
+std::vector<uint8_t> ipv6_packet(
+    const IpAddr& src, const IpAddr& dst, uint8_t next_header, std::span<const uint8_t> payload, uint8_t hop_limit)
 {
     std::vector<uint8_t> p;
     p.reserve(40 + payload.size());
@@ -115,7 +118,8 @@ std::vector<uint8_t> ipv6_packet(const IpAddr& src, const IpAddr& dst, uint8_t n
     return p;
 }
 
-std::vector<uint8_t> udp_segment(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload)
+std::vector<uint8_t> udp_segment(
+    const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload)
 {
     std::vector<uint8_t> s;
     s.reserve(8 + payload.size());
@@ -141,15 +145,15 @@ std::vector<uint8_t> tcp_segment(const IpAddr& src, const IpAddr& dst, uint16_t 
     s.push_back(5 << 4);
     s.push_back(flags);
     put16(s, window);
-    put16(s, 0);  // checksum
-    put16(s, 0);  // urgent pointer
+    put16(s, 0); // checksum
+    put16(s, 0); // urgent pointer
     s.insert(s.end(), payload.begin(), payload.end());
     store16(&s[16], internet_checksum(s, pseudo_header_sum(src, dst, ipproto::tcp, s.size())));
     return s;
 }
 
-std::vector<uint8_t> icmp_message(const IpAddr& src, const IpAddr& dst, uint8_t type, uint8_t code, uint32_t rest,
-    std::span<const uint8_t> data)
+std::vector<uint8_t> icmp_message(
+    const IpAddr& src, const IpAddr& dst, uint8_t type, uint8_t code, uint32_t rest, std::span<const uint8_t> data)
 {
     std::vector<uint8_t> m;
     m.reserve(8 + data.size());
@@ -164,26 +168,27 @@ std::vector<uint8_t> icmp_message(const IpAddr& src, const IpAddr& dst, uint8_t 
     return m;
 }
 
-std::vector<uint8_t> udp_frame(const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload)
+std::vector<uint8_t> udp_frame(
+    const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload)
 {
     auto l4 = udp_segment(from.ip, to.ip, sport, dport, payload);
     return ethernet_frame(from.mac, to.mac, ethertype_of(from.ip), ip_packet(from.ip, to.ip, ipproto::udp, l4));
 }
 
-std::vector<uint8_t> tcp_frame(const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-    uint8_t flags, std::span<const uint8_t> payload)
+std::vector<uint8_t> tcp_frame(const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, uint32_t seq,
+    uint32_t ack, uint8_t flags, std::span<const uint8_t> payload)
 {
     auto l4 = tcp_segment(from.ip, to.ip, sport, dport, seq, ack, flags, payload);
     return ethernet_frame(from.mac, to.mac, ethertype_of(from.ip), ip_packet(from.ip, to.ip, ipproto::tcp, l4));
 }
 
-std::vector<uint8_t> icmp_echo_frame(const Endpoint& from, const Endpoint& to, bool reply, uint16_t id, uint16_t seq,
-    std::span<const uint8_t> data)
+std::vector<uint8_t> icmp_echo_frame(
+    const Endpoint& from, const Endpoint& to, bool reply, uint16_t id, uint16_t seq, std::span<const uint8_t> data)
 {
     uint8_t type = from.ip.v6 ? (reply ? 129 : 128) : (reply ? 0 : 8);
     auto l4 = icmp_message(from.ip, to.ip, type, 0, (uint32_t(id) << 16) | seq, data);
-    return ethernet_frame(from.mac, to.mac, ethertype_of(from.ip),
-        ip_packet(from.ip, to.ip, from.ip.v6 ? ipproto::icmpv6 : ipproto::icmp, l4));
+    return ethernet_frame(
+        from.mac, to.mac, ethertype_of(from.ip), ip_packet(from.ip, to.ip, from.ip.v6 ? ipproto::icmpv6 : ipproto::icmp, l4));
 }
 
 std::vector<uint8_t> arp_frame(uint16_t op, const MacAddr& sender_mac, const IpAddr& sender_ip, const MacAddr& target_mac,
@@ -191,8 +196,8 @@ std::vector<uint8_t> arp_frame(uint16_t op, const MacAddr& sender_mac, const IpA
 {
     std::vector<uint8_t> a;
     a.reserve(28);
-    put16(a, 1);       // Ethernet
-    put16(a, 0x0800);  // IPv4
+    put16(a, 1); // Ethernet
+    put16(a, 0x0800); // IPv4
     a.push_back(6);
     a.push_back(4);
     put16(a, op);
@@ -230,7 +235,8 @@ std::vector<std::vector<uint8_t>> fragment_ipv4_frame(std::span<const uint8_t> f
         f.id = load_be16(ip + 4);
         f.more_fragments = off + n < payload.size();
         f.frag_offset = static_cast<uint16_t>(off);
-        out.push_back(ethernet_frame(src_mac, dst_mac, ethertype::ipv4, ipv4_packet(src, dst, ip[9], payload.subspan(off, n), f)));
+        out.push_back(
+            ethernet_frame(src_mac, dst_mac, ethertype::ipv4, ipv4_packet(src, dst, ip[9], payload.subspan(off, n), f)));
     }
     return out;
 }

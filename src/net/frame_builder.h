@@ -28,20 +28,21 @@ struct Ipv4Fields {
     uint16_t frag_offset = 0;
     uint8_t tos = 0;
 };
-std::vector<uint8_t> ipv4_packet(const IpAddr& src, const IpAddr& dst, uint8_t proto, std::span<const uint8_t> payload,
-    const Ipv4Fields& fields = {});
+std::vector<uint8_t> ipv4_packet(
+    const IpAddr& src, const IpAddr& dst, uint8_t proto, std::span<const uint8_t> payload, const Ipv4Fields& fields = {});
 // An IPv6 header followed by payload (no extension headers).
-std::vector<uint8_t> ipv6_packet(const IpAddr& src, const IpAddr& dst, uint8_t next_header, std::span<const uint8_t> payload,
-    uint8_t hop_limit = 64);
+std::vector<uint8_t> ipv6_packet(
+    const IpAddr& src, const IpAddr& dst, uint8_t next_header, std::span<const uint8_t> payload, uint8_t hop_limit = 64);
 
 // L4 segments with their checksum computed over the pseudo-header of src/dst.
-std::vector<uint8_t> udp_segment(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload);
+std::vector<uint8_t> udp_segment(
+    const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload);
 std::vector<uint8_t> tcp_segment(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
     uint8_t flags, std::span<const uint8_t> payload, uint16_t window = 65535);
 // ICMP (IPv4) or ICMPv6 (when the addresses are IPv6) message: type, code, 4 bytes of "rest
 // of header" (echo: identifier and sequence), then data.
-std::vector<uint8_t> icmp_message(const IpAddr& src, const IpAddr& dst, uint8_t type, uint8_t code, uint32_t rest,
-    std::span<const uint8_t> data);
+std::vector<uint8_t> icmp_message(
+    const IpAddr& src, const IpAddr& dst, uint8_t type, uint8_t code, uint32_t rest, std::span<const uint8_t> data);
 
 // An endpoint on a segment: builds whole frames from it to a peer.
 struct Endpoint {
@@ -49,11 +50,12 @@ struct Endpoint {
     IpAddr ip;
 };
 
-std::vector<uint8_t> udp_frame(const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload);
-std::vector<uint8_t> tcp_frame(const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-    uint8_t flags, std::span<const uint8_t> payload);
-std::vector<uint8_t> icmp_echo_frame(const Endpoint& from, const Endpoint& to, bool reply, uint16_t id, uint16_t seq,
-    std::span<const uint8_t> data = {});
+std::vector<uint8_t> udp_frame(
+    const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload);
+std::vector<uint8_t> tcp_frame(const Endpoint& from, const Endpoint& to, uint16_t sport, uint16_t dport, uint32_t seq,
+    uint32_t ack, uint8_t flags, std::span<const uint8_t> payload);
+std::vector<uint8_t> icmp_echo_frame(
+    const Endpoint& from, const Endpoint& to, bool reply, uint16_t id, uint16_t seq, std::span<const uint8_t> data = {});
 // ARP request (to broadcast) or reply (to target_mac) for IPv4.
 std::vector<uint8_t> arp_frame(uint16_t op, const MacAddr& sender_mac, const IpAddr& sender_ip, const MacAddr& target_mac,
     const IpAddr& target_ip, const MacAddr& eth_dst);

@@ -58,7 +58,7 @@ std::string random_mac(uint8_t first)
             got += static_cast<std::size_t>(n);
     }
     MacAddr mac;
-    mac.bytes = {first, b[0], b[1], b[2], b[3], b[4]};
+    mac.bytes = { first, b[0], b[1], b[2], b[3], b[4] };
     return mac.to_string();
 }
 
@@ -66,7 +66,7 @@ std::string random_mac(uint8_t first)
 
 Json Nic::to_json() const
 {
-    return {{"index", index}, {"segment", segment}, {"mac", mac}, {"ip", ip}, {"labels", labels_json(labels)}};
+    return { { "index", index }, { "segment", segment }, { "mac", mac }, { "ip", ip }, { "labels", labels_json(labels) } };
 }
 
 Result<NicRequest> parse_nic_request(const std::string& text)
@@ -78,9 +78,10 @@ Result<NicRequest> parse_nic_request(const std::string& text)
         std::size_t comma = text.find(',', start);
         std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (first) {
-            Labels check {{"segment", part}};
+            Labels check { { "segment", part } };
             if (validate_labels(check).is_error())
-                return Error(ErrorKind::InvalidArgument, "--net '" + text + "': a segment name is 1-63 characters of A-Z a-z 0-9 . _ -");
+                return Error(
+                    ErrorKind::InvalidArgument, "--net '" + text + "': a segment name is 1-63 characters of A-Z a-z 0-9 . _ -");
             r.segment = part;
             first = false;
         } else if (part.rfind("label=", 0) == 0) {
@@ -128,7 +129,7 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
     for (std::size_t i = 0; i < requests.size(); ++i) {
         const auto& req = requests[i];
         TRY(validate_labels(req.labels));
-        auto seg = TRY(m_db.query_one("SELECT subnet FROM net_segments WHERE name = ?", {req.segment}));
+        auto seg = TRY(m_db.query_one("SELECT subnet FROM net_segments WHERE name = ?", { req.segment }));
         std::string subnet_text;
         if (seg) {
             subnet_text = seg->text(0);
@@ -146,7 +147,7 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
             if (subnet_text.empty())
                 return Error(ErrorKind::Conflict, "no free subnet left for segment '" + req.segment + "'");
             TRY(m_db.exec("INSERT INTO net_segments (name, subnet, server_mac) VALUES (?, ?, ?)",
-                {req.segment, subnet_text, random_mac(0x02)}));
+                { req.segment, subnet_text, random_mac(0x02) }));
         }
         auto subnet = Cidr::parse(subnet_text);
         if (!subnet)
@@ -157,7 +158,7 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
         // .1 is the switch's own address; guests get .10 upwards.
         for (uint32_t h = 10; h <= hosts && ip.empty(); ++h) {
             std::string candidate = IpAddr::v4(base + h).to_string();
-            if (!TRY(m_db.query_one("SELECT 1 FROM vm_nics WHERE segment = ? AND ip = ?", {req.segment, candidate})))
+            if (!TRY(m_db.query_one("SELECT 1 FROM vm_nics WHERE segment = ? AND ip = ?", { req.segment, candidate })))
                 ip = candidate;
         }
         if (ip.empty())
@@ -166,14 +167,14 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
         for (int attempt = 0; attempt < 16 && mac.empty(); ++attempt) {
             std::string candidate = random_mac(0x52);
             candidate.replace(0, 8, "52:54:00");
-            if (!TRY(m_db.query_one("SELECT 1 FROM vm_nics WHERE mac = ?", {candidate})))
+            if (!TRY(m_db.query_one("SELECT 1 FROM vm_nics WHERE mac = ?", { candidate })))
                 mac = candidate;
         }
         if (mac.empty())
             return Error(ErrorKind::Internal, "could not find a free MAC address");
-        Nic nic {vm_id, static_cast<int64_t>(i), req.segment, mac, ip, req.labels};
+        Nic nic { vm_id, static_cast<int64_t>(i), req.segment, mac, ip, req.labels };
         TRY(m_db.exec("INSERT INTO vm_nics (vm_id, idx, segment, mac, ip, labels) VALUES (?, ?, ?, ?, ?, ?)",
-            {vm_id, nic.index, nic.segment, nic.mac, nic.ip, json_dump(labels_json(nic.labels))}));
+            { vm_id, nic.index, nic.segment, nic.mac, nic.ip, json_dump(labels_json(nic.labels)) }));
         out.push_back(std::move(nic));
     }
     return out;
@@ -182,8 +183,9 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
 Result<std::vector<Nic>> Network::nics(int64_t vm_id)
 {
     std::vector<Nic> out;
-    for (const auto& r : TRY(m_db.query("SELECT idx, segment, mac, ip, labels FROM vm_nics WHERE vm_id = ? ORDER BY idx", {vm_id})))
-        out.push_back({vm_id, r.integer(0), r.text(1), r.text(2), r.text(3), TRY(labels_from_text(r.text(4)))});
+    for (const auto& r :
+        TRY(m_db.query("SELECT idx, segment, mac, ip, labels FROM vm_nics WHERE vm_id = ? ORDER BY idx", { vm_id })))
+        out.push_back({ vm_id, r.integer(0), r.text(1), r.text(2), r.text(3), TRY(labels_from_text(r.text(4))) });
     return out;
 }
 
@@ -195,9 +197,9 @@ VoidResult Network::start_worker_locked()
     Fd ours(pair[0]);
     Fd theirs(pair[1]);
     auto eve = TRY(sys::open(eve_path(), O_WRONLY | O_CREAT | O_APPEND, 0600));
-    std::vector<int> keep {theirs.get(), eve.get()};
-    std::vector<std::string> worker_argv {m_config.switch_binary, "--control-fd", std::to_string(theirs.get()), "--eve-fd",
-        std::to_string(eve.get())};
+    std::vector<int> keep { theirs.get(), eve.get() };
+    std::vector<std::string> worker_argv { m_config.switch_binary, "--control-fd", std::to_string(theirs.get()), "--eve-fd",
+        std::to_string(eve.get()) };
     SpawnOptions options;
     options.env = minimal_env();
     options.stdout_path = m_config.home + "/net/switch.log";
@@ -212,12 +214,12 @@ VoidResult Network::start_worker_locked()
         spec.root = m_config.home + "/jail/switch";
         spec.cgroup = jail::cgroup_parent(m_config.home) + "/switch";
         // One thread; memory for flow tables, reassembly buffers and the compiled rules.
-        spec.limits = {1ull << 30, 100, 8};
+        spec.limits = { 1ull << 30, 100, 8 };
         std::string binary = TRY(sys::realpath(m_config.switch_binary));
         spec.mounts = jail::program_runtime_mounts(binary);
         spec.mounts.push_back(jail::device_mount("/dev/null"));
         spec.symlinks = jail::runtime_symlinks();
-        spec.mount_proc = true;  // sanitizer builds read /proc/self/maps
+        spec.mount_proc = true; // sanitizer builds read /proc/self/maps
         worker_argv[0] = binary;
         spec.argv = worker_argv;
         int fds[2];
@@ -263,19 +265,20 @@ VoidResult Network::replay_locked()
         if (!subnet)
             continue;
         std::string server_ip = IpAddr::v4(subnet->base.v4_host_order() + 1).to_string();
-        TRY(request_locked({{"op", "segment"}, {"name", r.text(0)}, {"subnet", r.text(1)}, {"server_ip", server_ip},
-                               {"server_mac", r.text(2)}},
+        TRY(request_locked({ { "op", "segment" }, { "name", r.text(0) }, { "subnet", r.text(1) }, { "server_ip", server_ip },
+                               { "server_mac", r.text(2) } },
             {}));
     }
     if (auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'policy'"))) {
         auto fd = TRY(sys::memfd_with(row->text(0), "bulwark-doc"));
-        TRY(request_locked({{"op", "policy"}}, {fd.get()}));
+        TRY(request_locked({ { "op", "policy" } }, { fd.get() }));
     }
     if (auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'rules'"))) {
         auto fd = TRY(sys::memfd_with(row->text(0), "bulwark-doc"));
-        TRY(request_locked({{"op", "rules"}}, {fd.get()}));
+        TRY(request_locked({ { "op", "rules" } }, { fd.get() }));
     }
-    for (const auto& r : TRY(m_db.query("SELECT DISTINCT v.id, v.name FROM vms v JOIN vm_nics n ON n.vm_id = v.id WHERE v.state = 'running'"))) {
+    for (const auto& r :
+        TRY(m_db.query("SELECT DISTINCT v.id, v.name FROM vms v JOIN vm_nics n ON n.vm_id = v.id WHERE v.state = 'running'"))) {
         if (auto attached = attach_locked(r.integer(0), r.text(1)); attached.is_error())
             log::warn("network of guest '" + r.text(1) + "' not reconnected: " + attached.error().message());
     }
@@ -286,13 +289,14 @@ Result<Json> Network::request_locked(const Json& message, const std::vector<int>
 {
     if (!m_control)
         return Error(ErrorKind::Unavailable, "the switch worker is not running");
-    auto sent = fds.empty() ? m_control->write(json_dump(message) + "\n") : m_control->write_with_fds(json_dump(message) + "\n", fds);
+    auto sent
+        = fds.empty() ? m_control->write(json_dump(message) + "\n") : m_control->write_with_fds(json_dump(message) + "\n", fds);
     if (sent.is_error())
         return Error(ErrorKind::Unavailable, "the switch worker is gone: " + sent.error().message());
     auto line = m_control->read_line(k_max_reply, deadline_in(30s));
     if (line.is_error())
         return Error(ErrorKind::Unavailable, "the switch worker did not answer: " + line.error().message());
-    auto reply = TRY(parse_json(line.value(), JsonLimits {k_max_reply, 32}));
+    auto reply = TRY(parse_json(line.value(), JsonLimits { k_max_reply, 32 }));
     if (!json_bool_or(reply, "ok", false)) {
         auto kind = error_kind_from_name(json_string_or(reply, "kind", "Internal")).value_or(ErrorKind::Internal);
         return Error(kind, json_string_or(reply, "error", "the switch refused the request"));
@@ -311,16 +315,16 @@ Result<Json> Network::request(const Json& message, const std::vector<int>& fds)
 
 VoidResult Network::attach_locked(int64_t vm_id, const std::string& vm_name)
 {
-    auto quarantined = TRY(m_db.query_one("SELECT quarantined FROM vms WHERE id = ?", {vm_id}));
+    auto quarantined = TRY(m_db.query_one("SELECT quarantined FROM vms WHERE id = ?", { vm_id }));
     bool q = quarantined && quarantined->integer(0) != 0;
     for (const auto& nic : TRY(nics(vm_id))) {
         std::string path = m_config.socket_path(vm_id, nic.index);
         // QEMU creates the socket while it starts; it listens before QMP answers.
         auto sock = TRY_CTX(unix_connect(path), "cannot connect to the guest's network socket");
         std::string name = nic.index == 0 ? vm_name : vm_name + "." + std::to_string(nic.index);
-        Json port {{"op", "port_add"}, {"id", nic.port_id()}, {"name", name}, {"segment", nic.segment}, {"mac", nic.mac},
-            {"ip", nic.ip}, {"labels", labels_json(nic.labels)}, {"quarantined", q}};
-        TRY(request_locked(port, {sock.get()}));
+        Json port { { "op", "port_add" }, { "id", nic.port_id() }, { "name", name }, { "segment", nic.segment },
+            { "mac", nic.mac }, { "ip", nic.ip }, { "labels", labels_json(nic.labels) }, { "quarantined", q } };
+        TRY(request_locked(port, { sock.get() }));
     }
     return {};
 }
@@ -342,7 +346,7 @@ VoidResult Network::attach(int64_t vm_id, const std::string& vm_name)
         return {};
     std::lock_guard lock(m_mutex);
     if (!m_control)
-        return start_worker_locked();  // the replay attaches every running guest, this one too
+        return start_worker_locked(); // the replay attaches every running guest, this one too
     return attach_locked(vm_id, vm_name);
 }
 
@@ -355,21 +359,25 @@ void Network::detach(int64_t vm_id)
     if (!m_control)
         return;
     for (const auto& nic : list.value())
-        (void)request_locked({{"op", "port_remove"}, {"id", nic.port_id()}}, {});
+        (void)request_locked({ { "op", "port_remove" }, { "id", nic.port_id() } }, {});
 }
 
 Result<Json> Network::apply_policy(const std::string& text, const std::string& source)
 {
     auto policy = TRY(parse_segment_policy(text, source));
     std::string canonical = json_dump(policy.to_json());
-    TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('policy', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-        {canonical, now_rfc3339()}));
+    TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('policy', ?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                  "excluded.value, updated = excluded.updated",
+        { canonical, now_rfc3339() }));
     auto fd = TRY(sys::memfd_with(canonical, "bulwark-policy"));
-    TRY(request({{"op", "policy"}}, {fd.get()}));
+    TRY(request({ { "op", "policy" } }, { fd.get() }));
     return show_policy();
 }
 
-Result<Json> Network::show_policy() { return request({{"op", "policy_show"}}); }
+Result<Json> Network::show_policy()
+{
+    return request({ { "op", "policy_show" } });
+}
 
 Result<Json> Network::apply_rules(const std::string& text)
 {
@@ -378,20 +386,21 @@ Result<Json> Network::apply_rules(const std::string& text)
     auto fd = TRY(sys::memfd_with(text, "bulwark-rules"));
     // Loaded first, stored only when the switch took them: a file with no usable rule does not
     // replace the running set.
-    auto result = TRY(request({{"op", "rules"}}, {fd.get()}));
-    TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('rules', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-        {text, now_rfc3339()}));
+    auto result = TRY(request({ { "op", "rules" } }, { fd.get() }));
+    TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('rules', ?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                  "excluded.value, updated = excluded.updated",
+        { text, now_rfc3339() }));
     return result;
 }
 
 VoidResult Network::set_quarantine(int64_t vm_id, bool quarantined)
 {
-    TRY(m_db.exec("UPDATE vms SET quarantined = ? WHERE id = ?", {int64_t(quarantined), vm_id}));
+    TRY(m_db.exec("UPDATE vms SET quarantined = ? WHERE id = ?", { int64_t(quarantined), vm_id }));
     std::lock_guard lock(m_mutex);
     if (!m_control)
-        return {};  // the flag is durable; a worker started later reads it
+        return {}; // the flag is durable; a worker started later reads it
     for (const auto& nic : TRY(nics(vm_id))) {
-        auto r = request_locked({{"op", "quarantine"}, {"id", nic.port_id()}, {"on", quarantined}}, {});
+        auto r = request_locked({ { "op", "quarantine" }, { "id", nic.port_id() }, { "on", quarantined } }, {});
         if (r.is_error() && r.error().kind() != ErrorKind::NotFound)
             return r.release_error();
     }
@@ -400,9 +409,9 @@ VoidResult Network::set_quarantine(int64_t vm_id, bool quarantined)
 
 Result<Json> Network::status()
 {
-    Json j = TRY(request({{"op", "status"}}));
+    Json j = TRY(request({ { "op", "status" } }));
     std::lock_guard lock(m_mutex);
-    j["worker"] = {{"pid", m_pid}, {"restarts", m_restarts}};
+    j["worker"] = { { "pid", m_pid }, { "restarts", m_restarts } };
     j["eve"] = eve_path();
     return j;
 }
@@ -412,7 +421,7 @@ VoidResult Network::capture_start(int64_t vm_id, Fd file)
     auto list = TRY(nics(vm_id));
     if (list.empty())
         return Error(ErrorKind::InvalidArgument, "the guest has no network interface");
-    TRY(request({{"op", "capture"}, {"id", list[0].port_id()}}, {file.get()}));
+    TRY(request({ { "op", "capture" }, { "id", list[0].port_id() } }, { file.get() }));
     return {};
 }
 
@@ -421,7 +430,7 @@ Result<Json> Network::capture_stop(int64_t vm_id)
     auto list = TRY(nics(vm_id));
     if (list.empty())
         return Error(ErrorKind::InvalidArgument, "the guest has no network interface");
-    return request({{"op", "capture"}, {"id", list[0].port_id()}});
+    return request({ { "op", "capture" }, { "id", list[0].port_id() } });
 }
 
 void Network::supervise()
@@ -449,7 +458,9 @@ void Network::supervise()
             std::this_thread::sleep_for(std::chrono::milliseconds(200 + std::min(5000, 250 * failures)));
             continue;
         }
-        struct pollfd pfd {pidfd, POLLIN, 0};
+        struct pollfd pfd {
+            pidfd, POLLIN, 0
+        };
         if (::poll(&pfd, 1, 200) <= 0)
             continue;
         std::lock_guard lock(m_mutex);

@@ -53,10 +53,10 @@ struct Nic {
 
 struct NetworkConfig {
     std::string home;
-    std::string switch_binary;  // bulwark-switch
+    std::string switch_binary; // bulwark-switch
     std::string jailer_binary;
     bool jailed = true;
-    uid_t uid = 0;  // the worker's uid and gid when jailed
+    uid_t uid = 0; // the worker's uid and gid when jailed
     // The guest's stream socket of NIC `index` (a host path in its run directory).
     std::function<std::string(int64_t vm_id, int64_t index)> socket_path;
 };
@@ -93,7 +93,11 @@ public:
     std::string eve_path() const { return m_config.home + "/net/eve.json"; }
 
 private:
-    Network(Db& db, NetworkConfig config) : m_db(db), m_config(std::move(config)) {}
+    Network(Db& db, NetworkConfig config)
+        : m_db(db)
+        , m_config(std::move(config))
+    {
+    }
 
     // One request to the worker (serialised); starts the worker first when it is not running.
     Result<Json> request(const Json& message, const std::vector<int>& fds = {});
@@ -105,13 +109,13 @@ private:
 
     Db& m_db;
     NetworkConfig m_config;
-    std::mutex m_mutex;  // guards everything below
+    std::mutex m_mutex; // guards everything below
     std::optional<LineChannel> m_control;
     pid_t m_pid = -1;
     Fd m_pidfd;
     uint64_t m_restarts = 0;
     bool m_stopping = false;
-    bool m_wanted = false;  // a worker has run: keep one running
+    bool m_wanted = false; // a worker has run: keep one running
     std::thread m_supervisor;
 };
 

@@ -20,14 +20,14 @@ uint64_t defrag_drops(const DefragCounters& c)
 
 Json OfflineStats::to_json() const
 {
-    return {{"records", records}, {"bytes", bytes}, {"undecodable", undecodable}, {"not_ip", not_ip},
-        {"fragments_held", fragments_held}, {"datagrams_dropped", datagrams_dropped}, {"fragment_overlaps", fragment_overlaps},
-        {"alerts", alerts}, {"drops", drops}, {"flows", flows}, {"seconds", seconds},
-        {"mb_per_second", seconds > 0 ? double(bytes) / 1e6 / seconds : 0.0}};
+    return { { "records", records }, { "bytes", bytes }, { "undecodable", undecodable }, { "not_ip", not_ip },
+        { "fragments_held", fragments_held }, { "datagrams_dropped", datagrams_dropped },
+        { "fragment_overlaps", fragment_overlaps }, { "alerts", alerts }, { "drops", drops }, { "flows", flows },
+        { "seconds", seconds }, { "mb_per_second", seconds > 0 ? double(bytes) / 1e6 / seconds : 0.0 } };
 }
 
-Result<OfflineStats> inspect_capture(int pcap_fd, std::shared_ptr<ids::Engine> engine,
-    const std::function<void(const std::string&)>& eve)
+Result<OfflineStats> inspect_capture(
+    int pcap_fd, std::shared_ptr<ids::Engine> engine, const std::function<void(const std::string&)>& eve)
 {
     auto started = std::chrono::steady_clock::now();
     auto reader = TRY(PcapReader::from_fd(pcap_fd));
@@ -53,7 +53,7 @@ Result<OfflineStats> inspect_capture(int pcap_fd, std::shared_ptr<ids::Engine> e
             inspector.tick(now);
             last_tick = now;
         }
-        auto decoded = decode_frame(record->data, DecodeOptions {.max_size = k_max_reassembled_frame});
+        auto decoded = decode_frame(record->data, DecodeOptions { .max_size = k_max_reassembled_frame });
         if (!decoded.packet) {
             ++stats.undecodable;
             continue;

@@ -23,7 +23,7 @@ namespace bulwark::net {
 
 struct OfflineStats {
     uint64_t records = 0;
-    uint64_t bytes = 0;  // captured bytes of every record
+    uint64_t bytes = 0; // captured bytes of every record
     uint64_t undecodable = 0;
     uint64_t not_ip = 0;
     uint64_t fragments_held = 0;
@@ -33,14 +33,14 @@ struct OfflineStats {
     uint64_t datagrams_dropped = 0;
     uint64_t fragment_overlaps = 0;
     uint64_t alerts = 0;
-    uint64_t drops = 0;  // packets a drop/reject rule would have stopped
+    uint64_t drops = 0; // packets a drop/reject rule would have stopped
     uint64_t flows = 0;
-    double seconds = 0;  // wall time of the run
+    double seconds = 0; // wall time of the run
     Json to_json() const;
 };
 
 // Runs the engine over the pcap read from pcap_fd; each EVE line goes to `eve`.
-Result<OfflineStats> inspect_capture(int pcap_fd, std::shared_ptr<ids::Engine> engine,
-    const std::function<void(const std::string&)>& eve);
+Result<OfflineStats> inspect_capture(
+    int pcap_fd, std::shared_ptr<ids::Engine> engine, const std::function<void(const std::string&)>& eve);
 
 } // namespace bulwark::net

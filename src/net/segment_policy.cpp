@@ -58,13 +58,13 @@ std::optional<PortRange> port_range(std::string_view s)
         auto p = port_number(s);
         if (!p)
             return std::nullopt;
-        return PortRange {*p, *p};
+        return PortRange { *p, *p };
     }
     auto lo = port_number(s.substr(0, dash));
     auto hi = port_number(s.substr(dash + 1));
     if (!lo || !hi || *lo > *hi)
         return std::nullopt;
-    return PortRange {*lo, *hi};
+    return PortRange { *lo, *hi };
 }
 
 Result<Selector> selector_at(const toml::table& rule, const char* key, const std::string& source)
@@ -75,7 +75,8 @@ Result<Selector> selector_at(const toml::table& rule, const char* key, const std
         return policy_error(source, std::string("an [[allow]] rule needs '") + key + "' (use {} for any guest)", &rule.source());
     const toml::table* t = node->as_table();
     if (!t)
-        return policy_error(source, std::string("'") + key + "' must be a table of labels, e.g. { tier = \"web\" }", &node->source());
+        return policy_error(
+            source, std::string("'") + key + "' must be a table of labels, e.g. { tier = \"web\" }", &node->source());
     for (const auto& [k, v] : *t) {
         auto value = v.value<std::string>();
         if (!value)
@@ -87,7 +88,8 @@ Result<Selector> selector_at(const toml::table& rule, const char* key, const std
     return sel;
 }
 
-VoidResult only_keys(const toml::table& table, std::set<std::string_view> known, const std::string& where, const std::string& source)
+VoidResult only_keys(
+    const toml::table& table, std::set<std::string_view> known, const std::string& where, const std::string& source)
 {
     for (const auto& [key, node] : table) {
         if (!known.count(key.str()))
@@ -192,7 +194,7 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
     } catch (const toml::parse_error& e) {
         return policy_error(source, std::string(e.description()), &e.source());
     }
-    TRY(only_keys(root, {"allow", "quarantine"}, "the policy", source));
+    TRY(only_keys(root, { "allow", "quarantine" }, "the policy", source));
     SegmentPolicy policy;
     if (const toml::node* node = root.get("allow")) {
         const toml::array* list = node->as_array();
@@ -204,7 +206,7 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
             const toml::table* t = item.as_table();
             if (!t)
                 return policy_error(source, "each [[allow]] entry must be a table", &item.source());
-            TRY(only_keys(*t, {"name", "segment", "from", "to", "proto", "ports"}, "[[allow]]", source));
+            TRY(only_keys(*t, { "name", "segment", "from", "to", "proto", "ports" }, "[[allow]]", source));
             AllowRule rule;
             rule.name = t->get("name") ? t->get("name")->value_or(std::string()) : std::string();
             if (rule.name.size() > 200)
@@ -237,7 +239,7 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
                 for (const toml::node& port : *a) {
                     std::optional<PortRange> range;
                     if (auto n = port.value<int64_t>(); n && *n >= 0 && *n <= 65535)
-                        range = PortRange {static_cast<uint16_t>(*n), static_cast<uint16_t>(*n)};
+                        range = PortRange { static_cast<uint16_t>(*n), static_cast<uint16_t>(*n) };
                     else if (auto s = port.value<std::string>())
                         range = port_range(*s);
                     if (!range)
@@ -252,12 +254,12 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
         const toml::table* t = node->as_table();
         if (!t)
             return policy_error(source, "[quarantine] must be a table", &node->source());
-        TRY(only_keys(*t, {"analysis"}, "[quarantine]", source));
+        TRY(only_keys(*t, { "analysis" }, "[quarantine]", source));
         if (t->get("analysis")) {
             policy.analysis = TRY(selector_at(*t, "analysis", source));
             if (policy.analysis.labels.empty())
-                return policy_error(source, "[quarantine] analysis = {} would let every guest reach a quarantined one",
-                    &t->source());
+                return policy_error(
+                    source, "[quarantine] analysis = {} would let every guest reach a quarantined one", &t->source());
             policy.has_analysis = true;
         }
     }
@@ -270,11 +272,11 @@ Json SegmentPolicy::to_json() const
     for (const auto& r : allow) {
         Json ports = Json::array();
         for (const auto& p : r.ports)
-            ports.push_back(Json::array({p.lo, p.hi}));
-        rules.push_back({{"name", r.name}, {"segment", r.segment}, {"from", labels_json(r.from.labels)},
-            {"to", labels_json(r.to.labels)}, {"proto", proto_name(r.proto)}, {"ports", ports}});
+            ports.push_back(Json::array({ p.lo, p.hi }));
+        rules.push_back({ { "name", r.name }, { "segment", r.segment }, { "from", labels_json(r.from.labels) },
+            { "to", labels_json(r.to.labels) }, { "proto", proto_name(r.proto) }, { "ports", ports } });
     }
-    Json j = {{"allow", rules}};
+    Json j = { { "allow", rules } };
     if (has_analysis)
         j["analysis"] = labels_json(analysis.labels);
     return j;
@@ -305,7 +307,7 @@ Result<SegmentPolicy> SegmentPolicy::from_json(const Json& j)
             auto lo = p[0].get<uint64_t>(), hi = p[1].get<uint64_t>();
             if (lo > hi || hi > 65535)
                 return Error(ErrorKind::InvalidArgument, "a port range must be [lo, hi] within 0-65535");
-            rule.ports.push_back({static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)});
+            rule.ports.push_back({ static_cast<uint16_t>(lo), static_cast<uint16_t>(hi) });
         }
         p.allow.push_back(std::move(rule));
     }
@@ -338,9 +340,9 @@ CompiledPolicy CompiledPolicy::compile(const SegmentPolicy& policy, const std::v
                     continue;
                 auto& entries = c.m_pairs[key(s->id, t->id)];
                 if (rule.ports.empty())
-                    entries.push_back({rule.proto, PortRange {}, index});
+                    entries.push_back({ rule.proto, PortRange {}, index });
                 for (const auto& range : rule.ports)
-                    entries.push_back({rule.proto, range, index});
+                    entries.push_back({ rule.proto, range, index });
             }
         }
     }
@@ -397,15 +399,15 @@ Json CompiledPolicy::to_json(const std::unordered_map<uint32_t, std::string>& po
                 if (e.ports.hi != e.ports.lo)
                     what += "-" + std::to_string(e.ports.hi);
             }
-            allowed.push_back({{"what", what}, {"rule", m_rule_names[e.rule]}});
+            allowed.push_back({ { "what", what }, { "rule", m_rule_names[e.rule] } });
         }
-        pairs.push_back({{"from", name_of(static_cast<uint32_t>(k >> 32))}, {"to", name_of(static_cast<uint32_t>(k))},
-            {"allow", allowed}});
+        pairs.push_back({ { "from", name_of(static_cast<uint32_t>(k >> 32)) }, { "to", name_of(static_cast<uint32_t>(k)) },
+            { "allow", allowed } });
     }
     Json analysis = Json::array();
     for (auto id : m_analysis)
         analysis.push_back(name_of(id));
-    return {{"pairs", pairs}, {"analysis", analysis}};
+    return { { "pairs", pairs }, { "analysis", analysis } };
 }
 
 } // namespace bulwark::net

@@ -58,17 +58,17 @@ struct PortRange {
 
 struct AllowRule {
     std::string name;
-    std::string segment;  // empty: any
+    std::string segment; // empty: any
     Selector from;
     Selector to;
     Proto proto = Proto::Any;
-    std::vector<PortRange> ports;  // empty: all ports
+    std::vector<PortRange> ports; // empty: all ports
 };
 
 struct SegmentPolicy {
     std::vector<AllowRule> allow;
-    Selector analysis;          // guests allowed to reach quarantined ones
-    bool has_analysis = false;  // without a [quarantine] table no guest may
+    Selector analysis; // guests allowed to reach quarantined ones
+    bool has_analysis = false; // without a [quarantine] table no guest may
 
     Json to_json() const;
     static Result<SegmentPolicy> from_json(const Json& j);
@@ -109,7 +109,7 @@ private:
     struct Entry {
         Proto proto;
         PortRange ports;
-        uint32_t rule;  // index into m_rule_names
+        uint32_t rule; // index into m_rule_names
     };
     static uint64_t key(uint32_t src, uint32_t dst) { return (uint64_t(src) << 32) | dst; }
 

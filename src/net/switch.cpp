@@ -49,7 +49,7 @@ bool is_neighbour_discovery(const Packet& p)
 bool is_ip_broadcast(const Packet& p, const SegmentConfig& seg)
 {
     if (p.l3 == L3::Ipv6)
-        return p.ip_dst.bytes[0] == 0xff;  // multicast
+        return p.ip_dst.bytes[0] == 0xff; // multicast
     uint32_t dst = p.ip_dst.v4_host_order();
     if (dst == 0xffffffffu || (dst >> 28) == 0xe)
         return true;
@@ -63,7 +63,8 @@ TrafficInspectorOptions inspector_options(const SwitchOptions& options)
     o.interface_name = options.interface_name;
     o.wall_offset_ns = options.wall_offset_ns;
     if (o.wall_offset_ns == 0) {
-        struct timespec mono {}, real {};
+        struct timespec mono {
+        }, real {};
         ::clock_gettime(CLOCK_MONOTONIC, &mono);
         ::clock_gettime(CLOCK_REALTIME, &real);
         auto ns = [](const timespec& t) { return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec); };
@@ -76,10 +77,11 @@ TrafficInspectorOptions inspector_options(const SwitchOptions& options)
 
 Json PortCounters::to_json() const
 {
-    return {{"rx_frames", rx_frames}, {"rx_bytes", rx_bytes}, {"tx_frames", tx_frames}, {"tx_bytes", tx_bytes},
-        {"drop_rate", drop_rate}, {"drop_malformed", drop_malformed}, {"drop_spoofed", drop_spoofed},
-        {"drop_unknown_dest", drop_unknown_dest}, {"drop_policy", drop_policy}, {"drop_quarantine", drop_quarantine},
-        {"drop_ids", drop_ids}, {"drop_not_ip", drop_not_ip}, {"dhcp_answers", dhcp_answers}, {"ids_alerts", ids_alerts}};
+    return { { "rx_frames", rx_frames }, { "rx_bytes", rx_bytes }, { "tx_frames", tx_frames }, { "tx_bytes", tx_bytes },
+        { "drop_rate", drop_rate }, { "drop_malformed", drop_malformed }, { "drop_spoofed", drop_spoofed },
+        { "drop_unknown_dest", drop_unknown_dest }, { "drop_policy", drop_policy }, { "drop_quarantine", drop_quarantine },
+        { "drop_ids", drop_ids }, { "drop_not_ip", drop_not_ip }, { "dhcp_answers", dhcp_answers },
+        { "ids_alerts", ids_alerts } };
 }
 
 Switch::Switch(FrameSink& sink, SwitchOptions options)
@@ -115,7 +117,8 @@ VoidResult Switch::add_port(PortConfig config)
     if (config.mac.is_multicast() || config.mac.is_zero())
         return Error(ErrorKind::InvalidArgument, "a port's MAC must be a unicast address");
     if (!seg->second->subnet.contains(config.ip4))
-        return Error(ErrorKind::InvalidArgument, "port address " + config.ip4.to_string() + " is outside " + seg->second->subnet.to_string());
+        return Error(ErrorKind::InvalidArgument,
+            "port address " + config.ip4.to_string() + " is outside " + seg->second->subnet.to_string());
     auto& macs = m_macs[config.segment];
     if (macs.count(mac_key(config.mac)))
         return Error(ErrorKind::Conflict, "MAC " + config.mac.to_string() + " is already on segment " + config.segment);
@@ -170,14 +173,20 @@ void Switch::recompile()
     std::vector<PolicyPort> ports;
     ports.reserve(m_ports.size());
     for (const auto& [id, p] : m_ports)
-        ports.push_back({id, p->config.segment, p->config.labels});
+        ports.push_back({ id, p->config.segment, p->config.labels });
     m_compiled = CompiledPolicy::compile(m_policy, ports);
     ++m_generation;
 }
 
-void Switch::set_ids(std::shared_ptr<ids::Engine> engine) { m_inspector->set_engine(std::move(engine)); }
+void Switch::set_ids(std::shared_ptr<ids::Engine> engine)
+{
+    m_inspector->set_engine(std::move(engine));
+}
 
-void Switch::set_eve_sink(std::function<void(const std::string& line)> sink) { m_inspector->set_eve_sink(std::move(sink)); }
+void Switch::set_eve_sink(std::function<void(const std::string& line)> sink)
+{
+    m_inspector->set_eve_sink(std::move(sink));
+}
 
 const PortCounters* Switch::counters(uint32_t port) const
 {
@@ -185,7 +194,10 @@ const PortCounters* Switch::counters(uint32_t port) const
     return it == m_ports.end() ? nullptr : &it->second->counters;
 }
 
-std::size_t Switch::flow_count() const { return m_inspector->flow_count(); }
+std::size_t Switch::flow_count() const
+{
+    return m_inspector->flow_count();
+}
 
 bool Switch::take_tokens(Port& port, std::size_t bytes, uint64_t now_ns)
 {
@@ -218,8 +230,7 @@ bool Switch::source_is_valid(const Port& port, const Packet& p) const
     switch (p.l3) {
     case L3::Arp:
         // Probes (RFC 5227) carry 0.0.0.0 as the sender address.
-        return p.arp.sender_mac == port.config.mac
-            && (p.arp.sender_ip == port.config.ip4 || p.arp.sender_ip.is_unspecified());
+        return p.arp.sender_mac == port.config.mac && (p.arp.sender_ip == port.config.ip4 || p.arp.sender_ip.is_unspecified());
     case L3::Ipv4:
         if (p.ip_src == port.config.ip4)
             return true;
@@ -284,10 +295,10 @@ void Switch::handle(Port& port, const Packet& packet, uint64_t now_ns)
                 deliver(port, *answer, now_ns);
             }
         }
-        return;  // DHCP to other guests is never forwarded: no rogue servers
+        return; // DHCP to other guests is never forwarded: no rogue servers
     }
     if (packet.dst == addressing.server_mac)
-        return;  // the switch's own address answers ARP and DHCP only
+        return; // the switch's own address answers ARP and DHCP only
     if (is_neighbour_discovery(packet)) {
         forward_l2(port, packet, now_ns);
         return;
@@ -395,8 +406,9 @@ void Switch::forward_ip(Port& from, const Packet& packet, uint64_t now_ns)
     Port& to = *found->second;
     // The destination MAC and the destination address must name the same guest, so a guest
     // cannot reach a third one by addressing its frames to an allowed neighbour.
-    bool to_own_address = packet.l3 == L3::Ipv4 ? packet.ip_dst == to.config.ip4
-                                                : (packet.ip_dst == to.link_local || (to.config.ip6 && packet.ip_dst == *to.config.ip6));
+    bool to_own_address = packet.l3 == L3::Ipv4
+        ? packet.ip_dst == to.config.ip4
+        : (packet.ip_dst == to.link_local || (to.config.ip6 && packet.ip_dst == *to.config.ip6));
     if (!to_own_address) {
         from.counters.drop_unknown_dest++;
         return;
@@ -432,7 +444,7 @@ void Switch::forward_ip(Port& from, const Packet& packet, uint64_t now_ns)
         // A datagram reassembled here leaves as fragments again: the guest's link is 1500.
         auto fragments = fragment_ipv4_frame(packet.frame);
         if (fragments.empty()) {
-            from.counters.drop_malformed++;  // IPv6: the switch does not re-fragment it
+            from.counters.drop_malformed++; // IPv6: the switch does not re-fragment it
             return;
         }
         for (const auto& f : fragments)
@@ -449,7 +461,10 @@ void Switch::deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns)
     m_sink.deliver(to.config.id, frame);
 }
 
-void Switch::tick(uint64_t now_ns) { m_inspector->tick(now_ns); }
+void Switch::tick(uint64_t now_ns)
+{
+    m_inspector->tick(now_ns);
+}
 
 std::string Switch::port_name(const Port& port) const
 {
@@ -469,11 +484,12 @@ Json Switch::status() const
         ports[std::to_string(id)] = j;
     }
     const auto& d = m_inspector->defrag_counters();
-    return {{"ports", ports}, {"flows", m_inspector->flow_count()}, {"policy_generation", m_generation},
-        {"ids_rules", m_inspector->engine() ? m_inspector->engine()->rules().size() : 0}, {"ids_alerts", m_inspector->alerts()},
-        {"ids_drops", m_inspector->drops()},
-        {"defrag", {{"fragments", d.fragments}, {"reassembled", d.reassembled}, {"evasion_overlaps", d.evasion_overlaps},
-                       {"timed_out", d.timed_out}, {"evicted", d.evicted}}}};
+    return { { "ports", ports }, { "flows", m_inspector->flow_count() }, { "policy_generation", m_generation },
+        { "ids_rules", m_inspector->engine() ? m_inspector->engine()->rules().size() : 0 },
+        { "ids_alerts", m_inspector->alerts() }, { "ids_drops", m_inspector->drops() },
+        { "defrag",
+            { { "fragments", d.fragments }, { "reassembled", d.reassembled }, { "evasion_overlaps", d.evasion_overlaps },
+                { "timed_out", d.timed_out }, { "evicted", d.evicted } } } };
 }
 
 Json Switch::compiled_policy() const

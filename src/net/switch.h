@@ -46,18 +46,18 @@ struct Flow;
 
 struct SegmentConfig {
     std::string name;
-    Cidr subnet;  // IPv4
+    Cidr subnet; // IPv4
     SegmentAddressing addressing;
 };
 
 struct PortConfig {
     uint32_t id = 0;
-    std::string name;  // the guest's name, and the NIC index when it has several: "web1" or "web1.1"
+    std::string name; // the guest's name, and the NIC index when it has several: "web1" or "web1.1"
     std::string segment;
     Labels labels;
     MacAddr mac;
     IpAddr ip4;
-    std::optional<IpAddr> ip6;  // besides the link-local address derived from the MAC
+    std::optional<IpAddr> ip6; // besides the link-local address derived from the MAC
     bool quarantined = false;
     // Token buckets; 0 turns a limit off. Bursts of up to 1/10 s of the rate are allowed.
     uint64_t max_frames_per_second = 20000;
@@ -66,8 +66,8 @@ struct PortConfig {
 
 struct PortCounters {
     uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
-    uint64_t drop_rate = 0, drop_malformed = 0, drop_spoofed = 0, drop_unknown_dest = 0, drop_policy = 0,
-             drop_quarantine = 0, drop_ids = 0, drop_not_ip = 0, dhcp_answers = 0, ids_alerts = 0;
+    uint64_t drop_rate = 0, drop_malformed = 0, drop_spoofed = 0, drop_unknown_dest = 0, drop_policy = 0, drop_quarantine = 0,
+             drop_ids = 0, drop_not_ip = 0, dhcp_answers = 0, ids_alerts = 0;
     Json to_json() const;
 };
 
@@ -80,7 +80,7 @@ public:
 
 struct SwitchOptions {
     bool ids_enabled = true;
-    std::string interface_name = "bulwark0";  // EVE's in_iface for flow records
+    std::string interface_name = "bulwark0"; // EVE's in_iface for flow records
     // Added to the monotonic now_ns the switch is given, for EVE's wall-clock timestamps
     // (0: taken from the clocks at construction).
     uint64_t wall_offset_ns = 0;

@@ -51,14 +51,14 @@ constexpr uint64_t k_control_tag = ~uint64_t(0);
 
 uint64_t now_ns()
 {
-    struct timespec ts {};
+    struct timespec ts { };
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
 uint64_t wall_ns()
 {
-    struct timespec ts {};
+    struct timespec ts { };
     ::clock_gettime(CLOCK_REALTIME, &ts);
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
@@ -195,7 +195,7 @@ void Worker::deliver(uint32_t id, std::span<const uint8_t> frame)
 
 void Worker::update_epoll(PortIo& port)
 {
-    struct epoll_event ev {};
+    struct epoll_event ev { };
     ev.events = EPOLLIN | (port.want_write ? EPOLLOUT : 0u);
     ev.data.u64 = port.id;
     (void)::epoll_ctl(m_epoll.get(), EPOLL_CTL_MOD, port.fd.get(), &ev);
@@ -217,7 +217,7 @@ void Worker::flush_port(PortIo& port)
         if (n <= 0) {
             port.out.clear();
             port.out_head = 0;
-            return;  // the read side sees the hang-up and closes the port
+            return; // the read side sees the hang-up and closes the port
         }
         port.out_head += static_cast<std::size_t>(n);
     }
@@ -312,14 +312,14 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
         if (fds.size() != 1)
             return Error(ErrorKind::InvalidArgument, "'policy' carries the policy document as one fd");
         auto text = TRY(read_document(fds[0].get()));
-        auto doc = TRY(parse_json(text, JsonLimits {k_max_document, 16}));
+        auto doc = TRY(parse_json(text, JsonLimits { k_max_document, 16 }));
         m_switch.set_policy(TRY(SegmentPolicy::from_json(doc)));
-        return Json {{"generation", m_switch.policy_generation()}};
+        return Json { { "generation", m_switch.policy_generation() } };
     }
     if (op == "rules") {
         if (fds.empty()) {
             m_switch.set_ids(nullptr);
-            return Json {{"rules", 0}};
+            return Json { { "rules", 0 } };
         }
         auto text = TRY(read_document(fds[0].get()));
         ids::RuleVars overrides;
@@ -332,7 +332,7 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
         auto loaded = ids::load_rules(text, ids::default_rule_vars(overrides));
         Json errors = Json::array();
         for (const auto& e : loaded.errors)
-            errors.push_back({{"line", e.line}, {"keyword", e.keyword}, {"error", e.message}});
+            errors.push_back({ { "line", e.line }, { "keyword", e.keyword }, { "error", e.message } });
         std::size_t count = loaded.rules.size();
         // A file of which nothing loads does not replace the running rules.
         if (count == 0 && !loaded.errors.empty()) {
@@ -343,7 +343,7 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
         }
         auto engine = TRY(ids::Engine::create(std::move(loaded.rules)));
         m_switch.set_ids(std::shared_ptr<ids::Engine>(std::move(engine)));
-        return Json {{"rules", count}, {"errors", errors}};
+        return Json { { "rules", count }, { "errors", errors } };
     }
     if (op == "port_add") {
         PortConfig pc;
@@ -382,7 +382,7 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
             int size = 4 << 20;
             (void)::setsockopt(io->fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
             (void)::setsockopt(io->fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-            struct epoll_event ev {};
+            struct epoll_event ev { };
             ev.events = EPOLLIN;
             ev.data.u64 = pc.id;
             if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, io->fd.get(), &ev) < 0)
@@ -413,7 +413,7 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
             it->second->capture.reset();
             it->second->captured = 0;
             it->second->capture_fd.reset();
-            return Json {{"frames", written}};
+            return Json { { "frames", written } };
         }
         it->second->capture_fd = std::move(fds[0]);
         auto writer = TRY(PcapWriter::open(it->second->capture_fd.get()));
@@ -440,10 +440,10 @@ Json Worker::handle_request(const Json& request, std::vector<Fd>& fds)
 {
     auto result = dispatch(request, fds);
     if (result.is_error())
-        return {{"ok", false}, {"error", result.error().message()}, {"kind", error_kind_name(result.error().kind())}};
+        return { { "ok", false }, { "error", result.error().message() }, { "kind", error_kind_name(result.error().kind()) } };
     Json j = result.release_value();
     if (!j.is_object())
-        j = Json {{"value", j}};
+        j = Json { { "value", j } };
     j["ok"] = true;
     return j;
 }
@@ -453,11 +453,11 @@ bool Worker::handle_control()
     std::vector<Fd> fds;
     auto line = m_control.read_line_with_fds(k_max_control_line, deadline_in(std::chrono::seconds(2)), fds, 4);
     if (line.is_error())
-        return false;  // bulwarkd is gone (or talks nonsense): there is nobody to serve
+        return false; // bulwarkd is gone (or talks nonsense): there is nobody to serve
     Json reply;
     auto request = parse_json(line.value());
     if (request.is_error() || !request.value().is_object())
-        reply = {{"ok", false}, {"error", "a request must be a JSON object"}};
+        reply = { { "ok", false }, { "error", "a request must be a JSON object" } };
     else
         reply = handle_request(request.value(), fds);
     return m_control.write(json_dump(reply) + "\n").is_ok();
@@ -468,7 +468,7 @@ int Worker::run()
     m_epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
     if (!m_epoll.valid())
         return 1;
-    struct epoll_event ev {};
+    struct epoll_event ev { };
     ev.events = EPOLLIN;
     ev.data.u64 = k_control_tag;
     if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, m_control.fd(), &ev) < 0)

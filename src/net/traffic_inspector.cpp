@@ -31,17 +31,17 @@ int64_t TrafficInspector::wall_us(uint64_t now_ns) const
 Reassembled TrafficInspector::reassemble(const Packet& packet, uint64_t now_ns)
 {
     if (!packet.is_fragment)
-        return {Reassembled::Kind::Whole, packet};
+        return { Reassembled::Kind::Whole, packet };
     DefragOutput out = m_defrag.feed(packet, now_ns);
     if (out.status == DefragStatus::Buffered)
-        return {Reassembled::Kind::Held, std::nullopt};
+        return { Reassembled::Kind::Held, std::nullopt };
     if (out.status != DefragStatus::Complete)
-        return {Reassembled::Kind::Dropped, std::nullopt};
+        return { Reassembled::Kind::Dropped, std::nullopt };
     m_reassembled = std::move(out.frame);
-    auto whole = decode_frame(m_reassembled, DecodeOptions {.max_size = k_max_reassembled_frame});
+    auto whole = decode_frame(m_reassembled, DecodeOptions { .max_size = k_max_reassembled_frame });
     if (!whole.packet || whole.packet->is_fragment)
-        return {Reassembled::Kind::Dropped, std::nullopt};
-    return {Reassembled::Kind::Whole, whole.packet};
+        return { Reassembled::Kind::Dropped, std::nullopt };
+    return { Reassembled::Kind::Whole, whole.packet };
 }
 
 IdsAction TrafficInspector::inspect(const Packet& packet, const Tracked& tracked, uint64_t now_ns, const std::string& iface)
@@ -49,7 +49,7 @@ IdsAction TrafficInspector::inspect(const Packet& packet, const Tracked& tracked
     if (!m_engine || !tracked.flow)
         return IdsAction::Forward;
     Flow& flow = *tracked.flow;
-    ids::InspectInput input {packet};
+    ids::InspectInput input { packet };
     input.has_flow = true;
     input.to_server = tracked.to_server;
     input.established = flow.state == FlowState::Established;
@@ -69,7 +69,7 @@ IdsAction TrafficInspector::inspect(const Packet& packet, const Tracked& tracked
     flow.tag |= k_flow_alerted;
     m_alerts += verdict.alerts.size();
     if (m_eve) {
-        ids::EveOptions eve {iface.empty() ? m_options.interface_name : iface, false};
+        ids::EveOptions eve { iface.empty() ? m_options.interface_name : iface, false };
         int64_t unix_us = wall_us(now_ns);
         for (const ids::Rule* rule : verdict.alerts)
             m_eve(ids::eve_alert(packet, *rule, flow.id, unix_us, eve));
@@ -100,18 +100,19 @@ void TrafficInspector::write_flow(Flow& flow, int reason, uint64_t now_ns)
     r.start_us = wall_us(flow.first_ns);
     r.end_us = wall_us(flow.last_ns);
     r.state = flow.state == FlowState::Closed ? ids::FlowState::Closed
-        : flow.state == FlowState::New       ? ids::FlowState::New
-                                             : ids::FlowState::Established;
+        : flow.state == FlowState::New        ? ids::FlowState::New
+                                              : ids::FlowState::Established;
     r.reason = static_cast<ids::FlowEndReason>(reason);
     r.alerted = (flow.tag & k_flow_alerted) != 0;
-    m_eve(ids::eve_flow(r, wall_us(now_ns), ids::EveOptions {m_options.interface_name, false}));
+    m_eve(ids::eve_flow(r, wall_us(now_ns), ids::EveOptions { m_options.interface_name, false }));
 }
 
 void TrafficInspector::tick(uint64_t now_ns)
 {
     m_defrag.expire(now_ns);
     m_flows.expire(now_ns, [&](Flow& flow, FlowEnd end) {
-        write_flow(flow, static_cast<int>(end == FlowEnd::Timeout ? ids::FlowEndReason::Timeout : ids::FlowEndReason::Forced), now_ns);
+        write_flow(
+            flow, static_cast<int>(end == FlowEnd::Timeout ? ids::FlowEndReason::Timeout : ids::FlowEndReason::Forced), now_ns);
     });
 }
 

@@ -19,7 +19,7 @@
 namespace bulwark::ids {
 class Engine;
 struct Verdict;
-}
+} // namespace bulwark::ids
 
 namespace bulwark::net {
 
@@ -36,7 +36,7 @@ struct TrafficInspectorOptions {
 struct Reassembled {
     enum class Kind : uint8_t { Whole, Held, Dropped };
     Kind kind = Kind::Whole;
-    std::optional<Packet> packet;  // for Whole: the packet itself, or the reassembled datagram
+    std::optional<Packet> packet; // for Whole: the packet itself, or the reassembled datagram
 };
 
 enum class IdsAction : uint8_t { Forward, Drop, Reject };
@@ -71,7 +71,7 @@ public:
 
 private:
     int64_t wall_us(uint64_t now_ns) const;
-    void write_flow(Flow& flow, int reason, uint64_t now_ns);  // reason: an ids::FlowEndReason
+    void write_flow(Flow& flow, int reason, uint64_t now_ns); // reason: an ids::FlowEndReason
 
     TrafficInspectorOptions m_options;
     FlowTable m_flows;

@@ -32,13 +32,13 @@ protected:
 
     void boot(const std::string& vm, const std::string& label)
     {
-        h.boot_guest(vm, {"--net", "lab,label=" + label});
+        h.boot_guest(vm, { "--net", "lab,label=" + label });
         ASSERT_TRUE(h.wait_console(vm, "bulwark-net: eth0", 60s)) << "no DHCP answer for " << vm << ":\n" << h.console(vm);
     }
 
     std::string ip_of(const std::string& vm)
     {
-        Json show = h.cli_json({"vm", "show", vm});
+        Json show = h.cli_json({ "vm", "show", vm });
         EXPECT_EQ(show["nics"].size(), 1u) << show.dump();
         return show["nics"][0]["ip"].get<std::string>();
     }
@@ -52,7 +52,7 @@ protected:
     {
         std::string path = h.dir() + "/policy.toml";
         ASSERT_TRUE(sys::write_file_atomic(path, toml, 0600).is_ok());
-        auto r = h.cli({"net", "policy", "apply", path});
+        auto r = h.cli({ "net", "policy", "apply", path });
         ASSERT_EQ(r.code, 0) << r.output;
     }
 
@@ -60,13 +60,13 @@ protected:
     {
         std::string path = h.dir() + "/rules";
         ASSERT_TRUE(sys::write_file_atomic(path, rules, 0600).is_ok());
-        auto r = h.cli({"net", "rules", "apply", path});
+        auto r = h.cli({ "net", "rules", "apply", path });
         ASSERT_EQ(r.code, 0) << r.output;
     }
 
     Json port_counters(const std::string& vm)
     {
-        Json status = h.cli_json({"net", "status"});
+        Json status = h.cli_json({ "net", "status" });
         for (const auto& [id, p] : status["ports"].items()) {
             if (json_string_or(p, "name", "") == vm)
                 return p;
@@ -120,12 +120,12 @@ TEST_F(Network, PolicyDecidesWhoMayPingWhomAndSpoofingIsDropped)
     // A capture of web1's traffic while it pings db1: a real pcap, as tcpdump reads it.
     std::string pcap = h.dir() + "/web1.pcap";
     CliResult captured;
-    std::thread capture([&] { captured = h.cli({"net", "capture", "web1", "--pcap", pcap, "--seconds", "4"}); });
+    std::thread capture([&] { captured = h.cli({ "net", "capture", "web1", "--pcap", pcap, "--seconds", "4" }); });
     std::this_thread::sleep_for(1s);
     EXPECT_TRUE(ping("web1", db_ip));
     capture.join();
     ASSERT_EQ(captured.code, 0) << captured.output;
-    auto dump = run({"tcpdump", "-n", "-r", pcap, "icmp"});
+    auto dump = run({ "tcpdump", "-n", "-r", pcap, "icmp" });
     EXPECT_EQ(dump.code, 0) << dump.output;
     EXPECT_NE(dump.output.find(web_ip + " > " + db_ip + ": ICMP echo request"), std::string::npos) << dump.output;
     EXPECT_NE(dump.output.find(db_ip + " > " + web_ip + ": ICMP echo reply"), std::string::npos) << dump.output;
@@ -133,7 +133,7 @@ TEST_F(Network, PolicyDecidesWhoMayPingWhomAndSpoofingIsDropped)
     ASSERT_TRUE(st.is_ok());
     EXPECT_EQ(st.value().st_mode & 0777, 0600u);
 
-    Json shown = h.cli_json({"net", "policy", "show"});
+    Json shown = h.cli_json({ "net", "policy", "show" });
     ASSERT_EQ(shown["pairs"].size(), 1u) << shown.dump();
     EXPECT_EQ(shown["pairs"][0]["from"], "web1");
     EXPECT_EQ(shown["pairs"][0]["to"], "db1");
@@ -172,10 +172,12 @@ ports = [8080]
         std::this_thread::sleep_for(500ms);
     };
 
-    apply_rules("alert tcp any any -> any 8080 (msg:\"evil marker seen\"; flow:to_server,established; content:\"EVIL-MARKER\"; sid:9000001; rev:1;)\n");
+    apply_rules("alert tcp any any -> any 8080 (msg:\"evil marker seen\"; flow:to_server,established; content:\"EVIL-MARKER\"; "
+                "sid:9000001; rev:1;)\n");
     listen("/tmp/a");
     send("hello EVIL-MARKER 1\\n");
-    EXPECT_NE(h.guest_sh("db1", "cat /tmp/a").output.find("EVIL-MARKER 1"), std::string::npos) << "an alert rule must not stop the traffic";
+    EXPECT_NE(h.guest_sh("db1", "cat /tmp/a").output.find("EVIL-MARKER 1"), std::string::npos)
+        << "an alert rule must not stop the traffic";
     EXPECT_NE(eve().find("\"signature_id\":9000001"), std::string::npos) << eve();
     EXPECT_NE(eve().find("\"action\":\"allowed\""), std::string::npos);
 
@@ -190,8 +192,9 @@ ports = [8080]
     // A file of which no rule loads is refused with its line and keyword named, and the
     // running drop rule stays in force.
     std::string bad = h.dir() + "/bad.rules";
-    ASSERT_TRUE(sys::write_file_atomic(bad, "drop tcp any any -> any 8080 (msg:\"x\"; http.uri; content:\"a\"; sid:5;)\n", 0600).is_ok());
-    auto refused = h.cli({"net", "rules", "apply", bad});
+    ASSERT_TRUE(
+        sys::write_file_atomic(bad, "drop tcp any any -> any 8080 (msg:\"x\"; http.uri; content:\"a\"; sid:5;)\n", 0600).is_ok());
+    auto refused = h.cli({ "net", "rules", "apply", bad });
     EXPECT_EQ(refused.code, 2) << refused.output;
     EXPECT_NE(refused.output.find("line 1"), std::string::npos) << refused.output;
     EXPECT_NE(refused.output.find("http.uri"), std::string::npos) << refused.output;
@@ -206,20 +209,20 @@ TEST_F(Network, QuarantineCutsOffAndSurvivesSwitchAndDaemonRestarts)
     apply_policy(k_icmp_web_to_db);
     ASSERT_TRUE(ping("web1", db_ip));
 
-    auto r = h.cli({"vm", "quarantine", "db1"});
+    auto r = h.cli({ "vm", "quarantine", "db1" });
     ASSERT_EQ(r.code, 0) << r.output;
     EXPECT_FALSE(ping("web1", db_ip));
-    EXPECT_TRUE(h.cli_json({"vm", "show", "db1"}).value("quarantined", false));
+    EXPECT_TRUE(h.cli_json({ "vm", "show", "db1" }).value("quarantined", false));
 
     // The switch worker dies: it is restarted, every port reconnected, the quarantine kept.
-    Json status = h.cli_json({"net", "status"});
+    Json status = h.cli_json({ "net", "status" });
     int pid = status["worker"]["pid"].get<int>();
     ASSERT_GT(pid, 0);
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     bool restarted = false;
     for (int i = 0; i < 100 && !restarted; ++i) {
         std::this_thread::sleep_for(100ms);
-        auto s = h.cli({"--json", "net", "status"});
+        auto s = h.cli({ "--json", "net", "status" });
         restarted = s.code == 0 && s.output.find("\"restarts\": 1") != std::string::npos;
     }
     ASSERT_TRUE(restarted) << h.daemon_log();
@@ -230,11 +233,11 @@ TEST_F(Network, QuarantineCutsOffAndSurvivesSwitchAndDaemonRestarts)
     h.start_daemon();
     EXPECT_FALSE(ping("web1", db_ip));
 
-    r = h.cli({"vm", "quarantine", "db1", "--release"});
+    r = h.cli({ "vm", "quarantine", "db1", "--release" });
     ASSERT_EQ(r.code, 0) << r.output;
     EXPECT_TRUE(ping("web1", db_ip));
 
     // Both were audited.
-    auto audit = h.cli({"audit", "tail", "-n", "50"});
+    auto audit = h.cli({ "audit", "tail", "-n", "50" });
     EXPECT_NE(audit.output.find("vm.quarantine"), std::string::npos) << audit.output;
 }

@@ -398,9 +398,10 @@ proto = "udp"
     sink.clear();
     for (std::size_t off = 0; off < all.size(); off += 1480) {
         std::size_t n = std::min<std::size_t>(1480, all.size() - off);
-        send(1, ethernet_frame(web.mac, db.mac, ethertype::ipv4,
-                    ipv4_packet(web.ip, db.ip, ipproto::udp, all.subspan(off, n),
-                        Ipv4Fields {.id = 99, .more_fragments = off + n < all.size(), .frag_offset = uint16_t(off)})));
+        send(1,
+            ethernet_frame(web.mac, db.mac, ethertype::ipv4,
+                ipv4_packet(web.ip, db.ip, ipproto::udp, all.subspan(off, n),
+                    Ipv4Fields { .id = 99, .more_fragments = off + n < all.size(), .frag_offset = uint16_t(off) })));
     }
     ASSERT_EQ(sink.count(2), 3u);
     // Every fragment fits the link, and together they carry the datagram unchanged.
