@@ -315,8 +315,8 @@ struct ContentResult {
 };
 
 // The content scan of one file: dpkg's MD5, the secret rules, YARA. Runs on any thread: it
-// reads only the volume's package list and the shared YARA rules, both unchanged while the
-// pipeline runs.
+// reads only the volume's prefix and package list, unchanged while files are scanned, and
+// matches with the calling thread's own YARA scanner.
 ContentResult scan_file(const Volume& v, const std::string& file_path, std::string_view bytes, YaraScanner* yara)
 {
     ContentResult r;
@@ -354,10 +354,11 @@ ContentResult scan_file(const Volume& v, const std::string& file_path, std::stri
 
 // Reads and scans the contents of a volume's regular files on options.threads threads, the
 // caller's among them. Each thread takes the next file, reads it and scans it: the reads
-// take turns under a lock (libext2fs and the image's block device are not thread-safe),
-// the scans run side by side, and a file's bytes are scanned on the core that read them.
-// Results are handed to merge() on the caller's thread in file order, so the report is the
-// same whatever thread finishes first. Memory: one file's bytes per thread.
+// take turns under a lock (libext2fs and the image's block device are not thread-safe), the
+// scans run side by side, and a file is scanned by the thread that read it, while its bytes
+// are still in that core's caches. Results are handed to merge() on the caller's thread in
+// file order, so the report is the same whatever thread finishes first. Memory: one file's
+// bytes per thread (each at most max_content_bytes).
 class ContentScan {
 public:
     ContentScan(const ScanOptions& options, Volume& v, const std::vector<RegularFile>& files, std::function<void(ContentResult&)> merge)
