@@ -507,8 +507,10 @@ int Worker::run()
         if (m_now - last_tick >= 1000000000ull) {
             last_tick = m_now;
             m_switch.tick(m_now);
-            flush_eve();
         }
+        // Events reach the file by the end of the round that produced them (one write per
+        // round), so a reader of eve.json sees an alert as soon as the frame has been handled.
+        flush_eve();
     }
 }
 
