@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace bulwark {
 
@@ -41,6 +42,26 @@ inline uint64_t load_le64(const void* p)
 {
     auto b = static_cast<const uint8_t*>(p);
     return uint64_t(load_le32(b)) | (uint64_t(load_le32(b + 4)) << 32);
+}
+
+// Appends (and stores) big-endian integers, for the writers of network formats.
+inline void append_be16(std::vector<uint8_t>& out, uint16_t v)
+{
+    out.push_back(static_cast<uint8_t>(v >> 8));
+    out.push_back(static_cast<uint8_t>(v));
+}
+
+inline void append_be32(std::vector<uint8_t>& out, uint32_t v)
+{
+    append_be16(out, static_cast<uint16_t>(v >> 16));
+    append_be16(out, static_cast<uint16_t>(v));
+}
+
+inline void store_be16(void* p, uint16_t v)
+{
+    auto b = static_cast<uint8_t*>(p);
+    b[0] = static_cast<uint8_t>(v >> 8);
+    b[1] = static_cast<uint8_t>(v);
 }
 
 } // namespace bulwark

@@ -52,6 +52,29 @@ bool IpBlock::contains(const net::IpAddr& addr) const
     return (addr.bytes[full] & mask) == base[full];
 }
 
+namespace {
+
+// A group matches when no negated item excludes the value and, if it has positive items, one
+// of them includes it (Suricata's [a,b,!c]): the same rule for addresses and ports.
+template <typename Node, typename Value> bool group_matches(const std::vector<Node>& items, const Value& value)
+{
+    bool has_positive = false;
+    bool positive_hit = false;
+    for (const auto& item : items) {
+        if (item.negated) {
+            // A negated item is an exclusion: the value must not be in what it negates.
+            if (!item.matches(value))
+                return false;
+        } else {
+            has_positive = true;
+            positive_hit = positive_hit || item.matches(value);
+        }
+    }
+    return !has_positive || positive_hit;
+}
+
+} // namespace
+
 bool AddrNode::matches(const net::IpAddr& addr) const
 {
     bool inner = false;
@@ -62,27 +85,9 @@ bool AddrNode::matches(const net::IpAddr& addr) const
     case Kind::Block:
         inner = block.contains(addr);
         break;
-    case Kind::Group: {
-        bool has_positive = false;
-        bool positive_hit = false;
-        inner = true;
-        for (const auto& item : items) {
-            if (item.negated) {
-                // A negated item is an exclusion: the address must not be in what it negates.
-                if (!item.matches(addr)) {
-                    inner = false;
-                    break;
-                }
-            } else {
-                has_positive = true;
-                if (!positive_hit && item.matches(addr))
-                    positive_hit = true;
-            }
-        }
-        if (inner && has_positive && !positive_hit)
-            inner = false;
+    case Kind::Group:
+        inner = group_matches(items, addr);
         break;
-    }
     }
     return negated ? !inner : inner;
 }
@@ -97,26 +102,9 @@ bool PortNode::matches(uint16_t port) const
     case Kind::Range:
         inner = port >= low && port <= high;
         break;
-    case Kind::Group: {
-        bool has_positive = false;
-        bool positive_hit = false;
-        inner = true;
-        for (const auto& item : items) {
-            if (item.negated) {
-                if (!item.matches(port)) {
-                    inner = false;
-                    break;
-                }
-            } else {
-                has_positive = true;
-                if (!positive_hit && item.matches(port))
-                    positive_hit = true;
-            }
-        }
-        if (inner && has_positive && !positive_hit)
-            inner = false;
+    case Kind::Group:
+        inner = group_matches(items, port);
         break;
-    }
     }
     return negated ? !inner : inner;
 }

@@ -14,18 +14,6 @@ constexpr uint8_t k_cookie[4] = { 99, 130, 83, 99 };
 constexpr uint16_t k_server_port = 67;
 constexpr uint16_t k_client_port = 68;
 
-void put16(std::vector<uint8_t>& out, uint16_t v)
-{
-    out.push_back(static_cast<uint8_t>(v >> 8));
-    out.push_back(static_cast<uint8_t>(v));
-}
-
-void put32(std::vector<uint8_t>& out, uint32_t v)
-{
-    put16(out, static_cast<uint16_t>(v >> 16));
-    put16(out, static_cast<uint16_t>(v));
-}
-
 void put_ip4(std::vector<uint8_t>& out, const IpAddr& ip)
 {
     out.insert(out.end(), ip.bytes.begin(), ip.bytes.begin() + 4);
@@ -138,9 +126,9 @@ std::optional<std::vector<uint8_t>> dhcp_answer(
     std::vector<uint8_t> b;
     b.reserve(300);
     b.insert(b.end(), { 2, 1, 6, 0 }); // op reply, Ethernet, hlen 6, hops 0
-    put32(b, request.xid);
-    put16(b, 0); // secs
-    put16(b, request.flags);
+    append_be32(b, request.xid);
+    append_be16(b, 0); // secs
+    append_be16(b, request.flags);
     put_ip4(b, request.type == dhcp::inform ? request.ciaddr : IpAddr::v4(0)); // ciaddr
     put_ip4(b, reply == dhcp::nak || request.type == dhcp::inform ? IpAddr::v4(0) : port_ip); // yiaddr
     put_ip4(b, segment.server_ip); // siaddr
@@ -154,7 +142,7 @@ std::optional<std::vector<uint8_t>> dhcp_answer(
     if (reply != dhcp::nak) {
         if (request.type != dhcp::inform) {
             b.insert(b.end(), { 51, 4 });
-            put32(b, segment.lease_seconds);
+            append_be32(b, segment.lease_seconds);
         }
         b.insert(b.end(), { 1, 4 });
         put_ip4(b, netmask(segment.prefix));

@@ -8,24 +8,6 @@ namespace bulwark::net {
 
 namespace {
 
-void put16(std::vector<uint8_t>& out, uint16_t v)
-{
-    out.push_back(static_cast<uint8_t>(v >> 8));
-    out.push_back(static_cast<uint8_t>(v));
-}
-
-void put32(std::vector<uint8_t>& out, uint32_t v)
-{
-    put16(out, static_cast<uint16_t>(v >> 16));
-    put16(out, static_cast<uint16_t>(v));
-}
-
-void store16(uint8_t* p, uint16_t v)
-{
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
 void put_ip(std::vector<uint8_t>& out, const IpAddr& ip)
 {
     out.insert(out.end(), ip.bytes.begin(), ip.bytes.begin() + (ip.v6 ? 16 : 4));
@@ -73,7 +55,7 @@ std::vector<uint8_t> ethernet_frame(const MacAddr& src, const MacAddr& dst, uint
     f.reserve(14 + payload.size());
     f.insert(f.end(), dst.bytes.begin(), dst.bytes.end());
     f.insert(f.end(), src.bytes.begin(), src.bytes.end());
-    put16(f, type);
+    append_be16(f, type);
     f.insert(f.end(), payload.begin(), payload.end());
     return f;
 }
@@ -85,20 +67,20 @@ std::vector<uint8_t> ipv4_packet(
     p.reserve(20 + payload.size());
     p.push_back(0x45);
     p.push_back(fields.tos);
-    put16(p, static_cast<uint16_t>(20 + payload.size()));
-    put16(p, fields.id);
+    append_be16(p, static_cast<uint16_t>(20 + payload.size()));
+    append_be16(p, fields.id);
     uint16_t frag = static_cast<uint16_t>((fields.frag_offset / 8) & 0x1fff);
     if (fields.dont_fragment)
         frag |= 0x4000;
     if (fields.more_fragments)
         frag |= 0x2000;
-    put16(p, frag);
+    append_be16(p, frag);
     p.push_back(fields.ttl);
     p.push_back(proto);
-    put16(p, 0);
+    append_be16(p, 0);
     put_ip(p, src);
     put_ip(p, dst);
-    store16(&p[10], internet_checksum(std::span(p).first(20)));
+    store_be16(&p[10], internet_checksum(std::span(p).first(20)));
     p.insert(p.end(), payload.begin(), payload.end());
     return p;
 }
@@ -108,8 +90,8 @@ std::vector<uint8_t> ipv6_packet(
 {
     std::vector<uint8_t> p;
     p.reserve(40 + payload.size());
-    put32(p, 0x60000000u);
-    put16(p, static_cast<uint16_t>(payload.size()));
+    append_be32(p, 0x60000000u);
+    append_be16(p, static_cast<uint16_t>(payload.size()));
     p.push_back(next_header);
     p.push_back(hop_limit);
     put_ip(p, src);
@@ -123,13 +105,13 @@ std::vector<uint8_t> udp_segment(
 {
     std::vector<uint8_t> s;
     s.reserve(8 + payload.size());
-    put16(s, sport);
-    put16(s, dport);
-    put16(s, static_cast<uint16_t>(8 + payload.size()));
-    put16(s, 0);
+    append_be16(s, sport);
+    append_be16(s, dport);
+    append_be16(s, static_cast<uint16_t>(8 + payload.size()));
+    append_be16(s, 0);
     s.insert(s.end(), payload.begin(), payload.end());
     uint16_t sum = internet_checksum(s, pseudo_header_sum(src, dst, ipproto::udp, s.size()));
-    store16(&s[6], sum == 0 ? 0xffff : sum);
+    store_be16(&s[6], sum == 0 ? 0xffff : sum);
     return s;
 }
 
@@ -138,17 +120,17 @@ std::vector<uint8_t> tcp_segment(const IpAddr& src, const IpAddr& dst, uint16_t 
 {
     std::vector<uint8_t> s;
     s.reserve(20 + payload.size());
-    put16(s, sport);
-    put16(s, dport);
-    put32(s, seq);
-    put32(s, ack);
+    append_be16(s, sport);
+    append_be16(s, dport);
+    append_be32(s, seq);
+    append_be32(s, ack);
     s.push_back(5 << 4);
     s.push_back(flags);
-    put16(s, window);
-    put16(s, 0); // checksum
-    put16(s, 0); // urgent pointer
+    append_be16(s, window);
+    append_be16(s, 0); // checksum
+    append_be16(s, 0); // urgent pointer
     s.insert(s.end(), payload.begin(), payload.end());
-    store16(&s[16], internet_checksum(s, pseudo_header_sum(src, dst, ipproto::tcp, s.size())));
+    store_be16(&s[16], internet_checksum(s, pseudo_header_sum(src, dst, ipproto::tcp, s.size())));
     return s;
 }
 
@@ -159,12 +141,12 @@ std::vector<uint8_t> icmp_message(
     m.reserve(8 + data.size());
     m.push_back(type);
     m.push_back(code);
-    put16(m, 0);
-    put32(m, rest);
+    append_be16(m, 0);
+    append_be32(m, rest);
     m.insert(m.end(), data.begin(), data.end());
     // ICMPv6 sums the pseudo-header too; ICMP for IPv4 does not.
     uint32_t initial = src.v6 ? pseudo_header_sum(src, dst, ipproto::icmpv6, m.size()) : 0;
-    store16(&m[2], internet_checksum(m, initial));
+    store_be16(&m[2], internet_checksum(m, initial));
     return m;
 }
 
@@ -196,11 +178,11 @@ std::vector<uint8_t> arp_frame(uint16_t op, const MacAddr& sender_mac, const IpA
 {
     std::vector<uint8_t> a;
     a.reserve(28);
-    put16(a, 1); // Ethernet
-    put16(a, 0x0800); // IPv4
+    append_be16(a, 1); // Ethernet
+    append_be16(a, 0x0800); // IPv4
     a.push_back(6);
     a.push_back(4);
-    put16(a, op);
+    append_be16(a, op);
     a.insert(a.end(), sender_mac.bytes.begin(), sender_mac.bytes.end());
     put_ip(a, sender_ip);
     a.insert(a.end(), target_mac.bytes.begin(), target_mac.bytes.end());

@@ -466,7 +466,7 @@ void Switch::tick(uint64_t now_ns)
     m_inspector->tick(now_ns);
 }
 
-std::string Switch::port_name(const Port& port) const
+const std::string& Switch::port_name(const Port& port) const
 {
     return port.config.name.empty() ? m_options.interface_name : port.config.name;
 }

@@ -143,7 +143,7 @@ private:
     bool policy_allows_flow(const Port& from, const Port& to, const Packet& packet, Flow& flow, bool to_server);
     void deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns);
     void recompile();
-    std::string port_name(const Port& port) const;
+    const std::string& port_name(const Port& port) const;
 
     FrameSink& m_sink;
     SwitchOptions m_options;

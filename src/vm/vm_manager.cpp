@@ -124,7 +124,7 @@ std::shared_ptr<VmManager::Runtime> VmManager::runtime(const std::string& name)
 std::string VmManager::vm_dir(const std::string& name) const { return m_config.home + "/vms/" + name; }
 std::string VmManager::run_dir(int64_t id) const { return m_config.home + "/run/" + std::to_string(id); }
 
-static const char* k_vm_columns = "id, name, image_id, cpus, memory_mib, ephemeral, state, pid, pid_start_time, accel, created, started, stopped, jail_uid";
+static const char* k_vm_columns = "id, name, image_id, cpus, memory_mib, ephemeral, state, pid, pid_start_time, accel, created, started, stopped, jail_uid, quarantined";
 
 static VmRecord vm_from_row(const Row& r)
 {
@@ -143,6 +143,7 @@ static VmRecord vm_from_row(const Row& r)
     v.started = r.text(11);
     v.stopped = r.text(12);
     v.jail_uid = r.integer(13);
+    v.quarantined = r.integer(14) != 0;
     return v;
 }
 
@@ -228,7 +229,7 @@ Result<Json> VmManager::quarantine(const std::string& name, bool quarantined)
     TRY(m_network->set_quarantine(rec.id, quarantined));
     add_event(name, quarantined ? "quarantined" : "released",
         quarantined ? "its ports reach analysis ports only" : "its ports are back under the segment policy");
-    return describe(rec);
+    return describe(TRY(load(name)));
 }
 
 std::string VmManager::image_ref(int64_t image_id)
@@ -256,8 +257,7 @@ Json VmManager::describe(const VmRecord& rec, const std::string& image)
                 nics.push_back(nic.to_json());
         }
         j["nics"] = nics;
-        auto q = m_db.query_one("SELECT quarantined FROM vms WHERE id = ?", {rec.id});
-        j["quarantined"] = q.is_ok() && q.value() && q.value()->integer(0) != 0;
+        j["quarantined"] = rec.quarantined;
     }
     if (rec.state != "stopped") {
         j["jail"] = rec.jail_uid == 0 ? Json(nullptr)

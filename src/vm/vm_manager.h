@@ -70,6 +70,7 @@ struct VmRecord {
     int64_t pid_start_time = 0;
     std::string accel;
     int64_t jail_uid = 0;  // 0: not jailed
+    bool quarantined = false;  // its NICs reach analysis guests only (net/network.h)
     std::string created;
     std::string started;
     std::string stopped;

@@ -15,24 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "base/endian.h"
 #include "net/frame_builder.h"
 #include "net/packet.h"
 
 namespace bulwark::net::test {
 
 using Bytes = std::vector<uint8_t>;
-
-inline void put16(Bytes& b, uint16_t v)
-{
-    b.push_back(uint8_t(v >> 8));
-    b.push_back(uint8_t(v));
-}
-
-inline void put32(Bytes& b, uint32_t v)
-{
-    put16(b, uint16_t(v >> 16));
-    put16(b, uint16_t(v));
-}
 
 inline void set16(Bytes& b, size_t at, uint16_t v)
 {
@@ -74,10 +63,10 @@ inline Bytes eth(uint16_t type, std::optional<uint16_t> vlan = std::nullopt, Mac
     Bytes b(dst.bytes.begin(), dst.bytes.end());
     b.insert(b.end(), src.bytes.begin(), src.bytes.end());
     if (vlan) {
-        put16(b, ethertype::vlan);
-        put16(b, *vlan);
+        append_be16(b, ethertype::vlan);
+        append_be16(b, *vlan);
     }
-    put16(b, type);
+    append_be16(b, type);
     return b;
 }
 
@@ -110,12 +99,12 @@ inline Bytes ipv4(const V4& h, const Bytes& payload)
     size_t header = 20 + h.options.size();
     b.push_back(uint8_t(0x40 | (header / 4)));
     b.push_back(0);
-    put16(b, uint16_t(header + payload.size()));
-    put16(b, h.id);
-    put16(b, uint16_t((h.dont_fragment ? 0x4000 : 0) | (h.more_fragments ? 0x2000 : 0) | (h.frag_offset / 8)));
+    append_be16(b, uint16_t(header + payload.size()));
+    append_be16(b, h.id);
+    append_be16(b, uint16_t((h.dont_fragment ? 0x4000 : 0) | (h.more_fragments ? 0x2000 : 0) | (h.frag_offset / 8)));
     b.push_back(h.ttl);
     b.push_back(h.proto);
-    put16(b, 0);
+    append_be16(b, 0);
     b.insert(b.end(), h.src.bytes.begin(), h.src.bytes.begin() + 4);
     b.insert(b.end(), h.dst.bytes.begin(), h.dst.bytes.begin() + 4);
     b.insert(b.end(), h.options.begin(), h.options.end());
@@ -150,8 +139,8 @@ inline Bytes ext_header(uint8_t next, uint8_t len8 = 0)
 inline Bytes frag_header(uint8_t next, uint16_t offset_bytes, bool more, uint32_t id)
 {
     Bytes b { next, 0 };
-    put16(b, uint16_t((offset_bytes & 0xfff8) | (more ? 1 : 0)));
-    put32(b, id);
+    append_be16(b, uint16_t((offset_bytes & 0xfff8) | (more ? 1 : 0)));
+    append_be32(b, id);
     return b;
 }
 
@@ -159,15 +148,15 @@ inline Bytes tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uin
     const Bytes& options = {})
 {
     Bytes b;
-    put16(b, sport);
-    put16(b, dport);
-    put32(b, seq);
-    put32(b, ack);
+    append_be16(b, sport);
+    append_be16(b, dport);
+    append_be32(b, seq);
+    append_be32(b, ack);
     b.push_back(uint8_t(((20 + options.size()) / 4) << 4));
     b.push_back(flags);
-    put16(b, 65535);
-    put16(b, 0);
-    put16(b, 0);
+    append_be16(b, 65535);
+    append_be16(b, 0);
+    append_be16(b, 0);
     b.insert(b.end(), options.begin(), options.end());
     b.insert(b.end(), payload.begin(), payload.end());
     return b;
@@ -176,10 +165,10 @@ inline Bytes tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uin
 inline Bytes udp(uint16_t sport, uint16_t dport, const Bytes& payload)
 {
     Bytes b;
-    put16(b, sport);
-    put16(b, dport);
-    put16(b, uint16_t(8 + payload.size()));
-    put16(b, 0);
+    append_be16(b, sport);
+    append_be16(b, dport);
+    append_be16(b, uint16_t(8 + payload.size()));
+    append_be16(b, 0);
     b.insert(b.end(), payload.begin(), payload.end());
     return b;
 }
@@ -187,8 +176,8 @@ inline Bytes udp(uint16_t sport, uint16_t dport, const Bytes& payload)
 inline Bytes icmp(uint8_t type, uint8_t code, uint16_t id, uint16_t seq, const Bytes& payload = {})
 {
     Bytes b { type, code, 0, 0 };
-    put16(b, id);
-    put16(b, seq);
+    append_be16(b, id);
+    append_be16(b, seq);
     b.insert(b.end(), payload.begin(), payload.end());
     return b;
 }

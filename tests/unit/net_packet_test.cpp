@@ -143,11 +143,11 @@ TEST(NetDecode, TooShortAndTooLong)
 TEST(NetDecode, Arp)
 {
     Bytes arp;
-    put16(arp, 1);
-    put16(arp, 0x0800);
+    append_be16(arp, 1);
+    append_be16(arp, 0x0800);
     arp.push_back(6);
     arp.push_back(4);
-    put16(arp, 1);
+    append_be16(arp, 1);
     arp.insert(arp.end(), k_mac_a.bytes.begin(), k_mac_a.bytes.end());
     arp.insert(arp.end(), { 10, 0, 0, 1 });
     arp.insert(arp.end(), 6, 0);

@@ -26,7 +26,7 @@ struct Builder {
     void u16(uint16_t v)
     {
         if (big_endian) {
-            put16(out, v);
+            append_be16(out, v);
         } else {
             out.push_back(uint8_t(v));
             out.push_back(uint8_t(v >> 8));
@@ -35,7 +35,7 @@ struct Builder {
     void u32(uint32_t v)
     {
         if (big_endian) {
-            put32(out, v);
+            append_be32(out, v);
         } else {
             for (int i = 0; i < 4; ++i)
                 out.push_back(uint8_t(v >> (8 * i)));
