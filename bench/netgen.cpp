@@ -3,6 +3,7 @@
 //
 //   relay    bulwark-switch --relay: the same socket I/O, no decoding (the limit)
 //   forward  the switch forwarding: two guests a policy lets talk, established TCP flows
+//   nofast   the same with the established flow cache off (bulwark-switch --no-fast-path)
 //   seg1k    the same with a policy of 1,000 [[allow]] rules over the labels of 200 guests
 //   ids1k    forward plus 1,000 generated content rules (IDS on)
 //   ids10k   forward plus 10,000 generated content rules
@@ -60,7 +61,7 @@ struct Args {
     std::string switch_binary;
     double duration = 3.0;
     int runs = 3;
-    std::vector<std::string> configs { "relay", "forward", "seg1k", "ids1k", "ids10k" };
+    std::vector<std::string> configs { "relay", "forward", "nofast", "seg1k", "ids1k", "ids10k" };
     std::string work = "/var/tmp/bulwark-netgen";
     uint64_t pcap_mb = 400;
     bool offline = true;
@@ -187,6 +188,7 @@ std::unique_ptr<Config> make_config(const Args& args, const std::string& name, i
     SwitchProcessOptions opts;
     opts.binary = args.switch_binary;
     opts.relay = name == "relay";
+    opts.fast_path = name != "nofast";
     opts.eve_fd = name.starts_with("ids") ? eve_fd : -1;
     opts.log_path = args.work + "/switch-" + name + ".log";
     c->process = must(SwitchProcess::spawn(opts), "start bulwark-switch");

@@ -11,6 +11,8 @@ packages=(
   clang clang-format clang-tidy libclang-rt-14-dev
   # run
   qemu-system-x86 qemu-utils sqlite3 procps
+  # guest uplinks (issue 5): user-mode networking, one unprivileged process per guest NIC
+  passt
   # the demo/test guest recipe (guest/build.sh)
   busybox-static cpio e2fsprogs xz-utils python3
   # tests: a disk that boots through its own bootloader

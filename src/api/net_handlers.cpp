@@ -54,10 +54,12 @@ Result<Json> ApiHandlers::dispatch_network(const Request& req, std::vector<Fd>& 
         int64_t seconds = p.contains("seconds") && p["seconds"].is_number_integer() ? p["seconds"].get<int64_t>() : 10;
         if (seconds < 1 || seconds > k_max_capture_seconds)
             return Error(ErrorKind::InvalidArgument, "seconds must be between 1 and 3600");
+        int64_t nic = p.contains("nic") && p["nic"].is_number_integer() ? p["nic"].get<int64_t>() : 0;
+        bool uplink = json_bool_or(p, "uplink", false);
         int64_t id = TRY(m_vms.id_of(TRY(json_string(p, "name"))));
-        TRY(network->capture_start(id, std::move(fds[0])));
+        TRY(network->capture_start(id, nic, uplink, std::move(fds[0])));
         std::this_thread::sleep_for(std::chrono::seconds(seconds));
-        return network->capture_stop(id);
+        return network->capture_stop(id, nic, uplink);
     }
     return Error(ErrorKind::InvalidArgument, "unknown method '" + m.substr(0, 64) + "'");
 }

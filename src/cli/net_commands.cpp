@@ -126,6 +126,8 @@ void add_net_commands(CLI::App& app, CLI::App& vm, NetCommands& net)
     net.capture->add_option("vm", net.vm, "guest")->required();
     net.capture->add_option("--pcap", net.pcap, "output file (created 0600)")->required();
     net.capture->add_option("--seconds", net.seconds, "how long to capture (default 10)");
+    net.capture->add_option("--nic", net.nic, "which of the guest's NICs (0-7, default 0)");
+    net.capture->add_flag("--uplink", net.uplink, "the NIC's uplink instead: its traffic to and from passt");
     net.inspect
         = group->add_subcommand("inspect", "offline mode: run rules over a capture and write EVE JSON (like suricata -r)");
     net.inspect->add_option("--rules", net.rules, "rules file")->required();
@@ -200,16 +202,21 @@ std::optional<int> run_net_commands(NetCommands& net, Client& client, bool json,
                     p.value("quarantined", false) ? "quarantined" : (p.value("connected", false) ? "up" : "down") });
             }
             std::cout << t.render();
-            std::printf("flows: %s; IDS rules: %s, alerts: %s; worker pid %s (%s restart(s)); EVE: %s\n",
+            std::printf(
+                "flows: %s; IDS rules: %s, alerts: %s; worker pid %s (%s restart(s)); uplinks: %zu running (%s restart(s)); "
+                "EVE: %s\n",
                 text_of(j, "flows").c_str(), text_of(j, "ids_rules").c_str(), text_of(j, "ids_alerts").c_str(),
-                text_of(j["worker"], "pid").c_str(), text_of(j["worker"], "restarts").c_str(), text_of(j, "eve").c_str());
+                text_of(j["worker"], "pid").c_str(), text_of(j["worker"], "restarts").c_str(),
+                j.contains("uplinks") ? j["uplinks"]["running"].size() : std::size_t(0),
+                j.contains("uplinks") ? text_of(j["uplinks"], "restarts").c_str() : "0", text_of(j, "eve").c_str());
         });
     if (net.capture && net.capture->parsed()) {
         // Created here, with the caller's own rights, and handed over as an fd.
         auto fd = sys::open(net.pcap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd.is_error())
             return fail(fd.error());
-        return simple("net.capture", { { "name", net.vm }, { "seconds", net.seconds } },
+        return simple("net.capture",
+            { { "name", net.vm }, { "seconds", net.seconds }, { "nic", net.nic }, { "uplink", net.uplink } },
             [&](const Json& j) { std::printf("%s frame(s) written to %s\n", text_of(j, "frames").c_str(), net.pcap.c_str()); },
             { fd.value().get() });
     }

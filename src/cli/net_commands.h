@@ -23,6 +23,8 @@ struct NetCommands {
     std::string file, vm, pcap, eve, rules;
     std::vector<std::string> vars;
     int64_t seconds = 10;
+    int64_t nic = 0;
+    bool uplink = false;
     bool release = false;
 };
 

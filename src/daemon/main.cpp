@@ -182,6 +182,11 @@ int run_daemon(const Options& opt, int ready_fd)
         auto self = sys::realpath("/proc/self/exe");
         netconfig.switch_binary = sys::dirname(self.is_ok() ? self.value() : std::string("/usr/local/bin/bulwarkd")) + "/bulwark-switch";
     }
+    // Uplinks: one passt per guest NIC on a segment the policy gives one, as the uid below the
+    // switch's.
+    netconfig.uplink_uid = config.jail_config.uid_base - 2;
+    if (auto passt = sys::find_executable(std::getenv("BULWARK_PASST") ? std::getenv("BULWARK_PASST") : "passt"); passt.is_ok())
+        netconfig.passt_binary = passt.value();
     netconfig.socket_path = [home](int64_t vm_id, int64_t index) {
         return home + "/run/" + std::to_string(vm_id) + "/net" + std::to_string(index) + ".sock";
     };

@@ -164,11 +164,16 @@ uint64_t FlowTable::timeout_of(uint8_t timeout_class) const
 }
 
 // Moves the flow to the back of its (possibly new) timeout class: each class list stays
-// ordered by last_ns, so expiry only ever looks at the fronts.
+// ordered by last_ns, so expiry only ever looks at the fronts. A flow already seen at this
+// very time in the same class stays where it is: with the clock not going back, every flow
+// after it was also seen at this time, so the order holds (the switch's worker reads its clock
+// once per round of reads, so a burst of one flow's packets moves it once).
 void FlowTable::touch(Entry& entry, uint64_t now_ns)
 {
-    entry.flow.last_ns = now_ns;
     uint8_t cls = timeout_class(entry.flow);
+    if (entry.flow.last_ns == now_ns && cls == entry.timeout_class)
+        return;
+    entry.flow.last_ns = now_ns;
     auto& to = m_by_class[cls];
     to.splice(to.end(), m_by_class[entry.timeout_class], entry.position);
     entry.timeout_class = cls;
@@ -187,6 +192,7 @@ void FlowTable::end(Table::iterator it, FlowEnd reason)
     else
         ++m_counters.records_lost;
     m_table.erase(it);
+    ++m_removal_epoch;
 }
 
 void FlowTable::update_state(Flow& flow, const Packet& packet, bool to_server)
@@ -343,6 +349,7 @@ size_t FlowTable::expire(uint64_t now_ns, const std::function<void(Flow&, FlowEn
             list.pop_front();
             on_end(it->second.flow, FlowEnd::Timeout);
             m_table.erase(it);
+            ++m_removal_epoch;
             ++count;
         }
     }
@@ -364,7 +371,27 @@ void FlowTable::remove(Flow* flow)
         return;
     m_by_class[it->second.timeout_class].erase(it->second.position);
     m_table.erase(it);
+    ++m_removal_epoch;
     ++m_counters.removed;
+}
+
+FlowTable::Entry* FlowTable::entry_of(const Flow& flow)
+{
+    auto it = m_table.find(flow.key);
+    return it == m_table.end() || &it->second.flow != &flow ? nullptr : &it->second;
+}
+
+void FlowTable::account(Entry& entry, bool to_server, size_t frame_bytes, uint64_t now_ns)
+{
+    Flow& flow = entry.flow;
+    if (to_server) {
+        ++flow.packets_to_server;
+        flow.bytes_to_server += frame_bytes;
+    } else {
+        ++flow.packets_to_client;
+        flow.bytes_to_client += frame_bytes;
+    }
+    touch(entry, now_ns);
 }
 
 void FlowTable::for_each(const std::function<void(Flow&)>& fn)

@@ -145,6 +145,18 @@ public:
     Flow* find(const FlowKey& key);
     // Forgets a flow without reporting it.
     void remove(Flow* flow);
+
+    // For a caller that keeps flows between packets (the switch's fast path, net/fast_path.h).
+    // Every removal of a flow (timed out, evicted, reused, removed) bumps the removal epoch, so
+    // a Flow* or Entry* kept while the epoch has not changed still points at a live flow.
+    struct Entry;
+    uint64_t removal_epoch() const { return m_removal_epoch; }
+    // The table entry of a flow found by track() (a lookup); nullptr when it is not here.
+    Entry* entry_of(const Flow& flow);
+    // What track() does for a packet of an existing flow that changes nothing in its state:
+    // its direction's packet and byte counts, its last-seen time and its place in the expiry
+    // order. The caller has checked that the packet changes no state (net/fast_path.cpp).
+    void account(Entry& entry, bool to_server, size_t frame_bytes, uint64_t now_ns);
     void for_each(const std::function<void(Flow&)>& fn);
     size_t size() const { return m_table.size(); }
     const FlowCounters& counters() const { return m_counters; }
@@ -155,13 +167,14 @@ public:
         size_t operator()(const FlowKey& key) const;
     };
 
-private:
-    static constexpr size_t k_classes = 7;
     struct Entry {
         Flow flow;
         uint8_t timeout_class = 0;
         std::list<Flow*>::iterator position;
     };
+
+private:
+    static constexpr size_t k_classes = 7;
     using Table = std::unordered_map<FlowKey, Entry, KeyHash>;
 
     uint8_t timeout_class(const Flow& flow) const;
@@ -177,6 +190,7 @@ private:
     std::list<Flow*> m_by_class[k_classes]; // each least recently used first
     std::deque<std::pair<Flow, FlowEnd>> m_ended;
     uint64_t m_next_id = 1;
+    uint64_t m_removal_epoch = 0;
 };
 
 } // namespace bulwark::net

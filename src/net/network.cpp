@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "base/log.h"
 #include "base/process.h"
 #include "base/system.h"
@@ -25,6 +27,11 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::size_t k_max_reply = 16 << 20;
+
+int64_t monotonic_ms()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 Json labels_json(const Labels& labels)
 {
@@ -109,8 +116,9 @@ Network::~Network()
     {
         std::lock_guard lock(m_mutex);
         m_stopping = true;
-        // Closing the control socket ends the worker.
+        // Closing the control socket ends the worker; passt ends with its socket too.
         m_control.reset();
+        stop_all_uplinks_locked();
         if (m_pidfd.valid()) {
             (void)pidfd_send_signal(m_pidfd.get(), SIGTERM);
             (void)pidfd_wait(m_pidfd.get());
@@ -255,6 +263,11 @@ VoidResult Network::start_worker_locked()
     m_control.emplace(std::move(ours));
     m_wanted = true;
     log::info("switch worker started (pid " + std::to_string(m_pid) + ")");
+    // The uplinks' passt processes were connected to the old worker: new ones are started as
+    // the replay attaches each guest again.
+    stop_all_uplinks_locked();
+    m_attached.clear();
+    m_uplink_segments.reset(); // read from the stored policy again
     return replay_locked();
 }
 
@@ -326,7 +339,200 @@ VoidResult Network::attach_locked(int64_t vm_id, const std::string& vm_name)
             { "mac", nic.mac }, { "ip", nic.ip }, { "labels", labels_json(nic.labels) }, { "quarantined", q } };
         TRY(request_locked(port, { sock.get() }));
     }
+    m_attached[vm_id] = vm_name;
+    // An uplink that cannot start leaves the guest on its segment without one (logged, and
+    // retried by the supervisor), rather than failing the guest's start.
+    reconcile_uplinks_locked();
     return {};
+}
+
+Result<std::vector<std::string>> Network::uplink_segments_locked()
+{
+    if (m_uplink_segments)
+        return *m_uplink_segments;
+    auto row = TRY(m_db.query_one("SELECT value FROM net_config WHERE key = 'policy'"));
+    std::vector<std::string> segments;
+    if (row) {
+        auto doc = TRY(parse_json(row->text(0), JsonLimits { k_max_policy_bytes * 4, 16 }));
+        segments = TRY(SegmentPolicy::from_json(doc)).uplink_segments;
+    }
+    m_uplink_segments = segments;
+    return segments;
+}
+
+namespace {
+
+std::string uplink_cgroup(const std::string& home, uint32_t id)
+{
+    return jail::cgroup_parent(home) + "/uplink-" + std::to_string(id);
+}
+
+// The back-off after `failures` deaths or failed starts in a row: 1 s, 2 s, 4 s ... 30 s.
+int64_t retry_delay_ms(int failures)
+{
+    return std::min<int64_t>(30000, 500ll << std::min(failures, 6));
+}
+
+} // namespace
+
+VoidResult Network::start_uplink_locked(const Nic& nic, const std::string& port_name, int failures)
+{
+    if (m_config.passt_binary.empty())
+        return Error(ErrorKind::Unavailable,
+            "passt is not installed (apt-get install passt), so segment '" + nic.segment + "' has no uplink");
+    auto seg = TRY(m_db.query_one("SELECT subnet, server_mac FROM net_segments WHERE name = ?", { nic.segment }));
+    auto subnet = seg ? Cidr::parse(seg->text(0)) : std::nullopt;
+    if (!subnet)
+        return Error(ErrorKind::Corrupt, "segment '" + nic.segment + "' has no subnet");
+    std::string gateway = IpAddr::v4(subnet->base.v4_host_order() + 1).to_string();
+    uint32_t id = nic.uplink_port_id();
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        return Error::from_errno("socketpair", errno);
+    Fd ours(pair[0]);
+    Fd theirs(pair[1]);
+    std::string log_path = m_config.home + "/net/uplink-" + std::to_string(id) + ".log";
+    // passt opens its log itself; created here first so that its mode is ours.
+    TRY(sys::open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    // No DHCP, NDP or router advertisements (the switch answers DHCP), IPv4 only, nothing
+    // forwarded inward, and the gateway address not mapped to the host's loopback: the
+    // guest's flows become the host's sockets toward real destinations only.
+    std::vector<std::string> argv { m_config.passt_binary, "--foreground", "--quiet", "--fd", std::to_string(theirs.get()),
+        "--ipv4-only", "--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra", "--no-map-gw", "--tcp-ports", "none", "--udp-ports",
+        "none", "--address", nic.ip, "--netmask", std::to_string(subnet->prefix), "--gateway", gateway, "--mac-addr",
+        seg->text(1), "--mtu", "1500", "--log-file", log_path, "--log-size", "1048576" };
+    if (::geteuid() == 0) {
+        argv.emplace_back("--runas");
+        argv.emplace_back(std::to_string(m_config.uplink_uid) + ":" + std::to_string(m_config.uplink_uid));
+    }
+    SpawnOptions options;
+    options.argv = argv;
+    options.env = minimal_env();
+    options.pass_fds = { theirs.get() };
+    auto child = TRY_CTX(Child::spawn(options), "cannot start passt for " + port_name + "'s uplink");
+    theirs.reset();
+    Uplink up { nic.vm_id, child.release_pidfd(), child.pid(), monotonic_ms(), failures };
+    auto kill = [&up] {
+        (void)pidfd_send_signal(up.pidfd.get(), SIGKILL);
+        (void)pidfd_wait(up.pidfd.get());
+    };
+    if (m_config.jailed) {
+        // passt does not fork in the foreground, so joining right after the start holds all of
+        // it: a few MiB of buffers and one process.
+        auto layout = jail::detect_cgroups();
+        std::string path = uplink_cgroup(m_config.home, id);
+        VoidResult placed = layout.is_error() ? VoidResult(layout.error()) : VoidResult {};
+        if (placed.is_ok()) {
+            (void)jail::cgroup_destroy(layout.value(), path);
+            placed = jail::cgroup_create(layout.value(), path, jail::Limits { 256ull << 20, 100, 4 });
+        }
+        if (placed.is_ok())
+            placed = jail::cgroup_join(layout.value(), path, up.pid);
+        if (placed.is_error()) {
+            kill();
+            return Error(placed.error().kind(), "cannot confine passt: " + placed.error().message());
+        }
+    }
+    Json add { { "op", "uplink_add" }, { "id", id }, { "owner", nic.port_id() }, { "name", port_name + "/uplink" } };
+    if (auto added = request_locked(add, { ours.get() }); added.is_error()) {
+        kill();
+        return added.release_error();
+    }
+    log::info("uplink of " + port_name + " started (passt pid " + std::to_string(up.pid) + ")");
+    m_uplinks[id] = std::move(up);
+    return {};
+}
+
+void Network::stop_uplink_locked(uint32_t id, bool tell_switch)
+{
+    auto it = m_uplinks.find(id);
+    if (it == m_uplinks.end())
+        return;
+    if (tell_switch && m_control)
+        (void)request_locked({ { "op", "port_remove" }, { "id", id } }, {});
+    (void)pidfd_send_signal(it->second.pidfd.get(), SIGKILL);
+    (void)pidfd_wait(it->second.pidfd.get());
+    m_uplinks.erase(it);
+    if (m_config.jailed) {
+        if (auto layout = jail::detect_cgroups(); layout.is_ok())
+            (void)jail::cgroup_destroy(layout.value(), uplink_cgroup(m_config.home, id));
+    }
+}
+
+void Network::stop_all_uplinks_locked()
+{
+    while (!m_uplinks.empty())
+        stop_uplink_locked(m_uplinks.begin()->first, false);
+}
+
+bool Network::reap_uplinks_locked()
+{
+    bool due = false;
+    for (auto it = m_uplinks.begin(); it != m_uplinks.end();) {
+        auto status = pidfd_try_reap(it->second.pidfd.get());
+        if (!status) {
+            ++it;
+            continue;
+        }
+        log::warn("passt of uplink port " + std::to_string(it->first) + " exited: " + status->describe());
+        uint32_t id = it->first;
+        // One that ran for a minute starts its back-off afresh.
+        int failures = monotonic_ms() - it->second.started_ms >= 60000 ? 1 : it->second.failures + 1;
+        ++m_uplink_restarts;
+        ++it;
+        stop_uplink_locked(id, true);
+        m_uplink_retries[id] = { failures, monotonic_ms() + retry_delay_ms(failures) };
+        due = true;
+    }
+    for (const auto& [id, retry] : m_uplink_retries)
+        due = due || monotonic_ms() >= retry.after_ms;
+    return due;
+}
+
+void Network::reconcile_uplinks_locked()
+{
+    (void)reap_uplinks_locked();
+    if (!m_control)
+        return;
+    auto segments = uplink_segments_locked();
+    if (segments.is_error()) {
+        log::error("the stored network policy cannot be read: " + segments.error().message());
+        return;
+    }
+    std::set<uint32_t> wanted;
+    for (const auto& [vm_id, vm_name] : m_attached) {
+        auto list = nics(vm_id);
+        if (list.is_error())
+            continue;
+        for (const auto& nic : list.value()) {
+            if (!std::binary_search(segments.value().begin(), segments.value().end(), nic.segment))
+                continue;
+            uint32_t id = nic.uplink_port_id();
+            wanted.insert(id);
+            if (m_uplinks.count(id))
+                continue;
+            int failures = 0;
+            if (auto retry = m_uplink_retries.find(id); retry != m_uplink_retries.end()) {
+                if (monotonic_ms() < retry->second.after_ms)
+                    continue;
+                failures = retry->second.failures;
+            }
+            std::string name = nic.index == 0 ? vm_name : vm_name + "." + std::to_string(nic.index);
+            if (auto started = start_uplink_locked(nic, name, failures); started.is_error()) {
+                log::error("uplink of " + name + " not started: " + started.error().message());
+                m_uplink_retries[id] = { failures + 1, monotonic_ms() + retry_delay_ms(failures + 1) };
+            } else {
+                m_uplink_retries.erase(id);
+            }
+        }
+    }
+    for (auto it = m_uplinks.begin(); it != m_uplinks.end();) {
+        uint32_t id = it->first;
+        ++it;
+        if (!wanted.count(id))
+            stop_uplink_locked(id, true);
+    }
+    std::erase_if(m_uplink_retries, [&](const auto& r) { return !wanted.count(r.first); });
 }
 
 VoidResult Network::resume()
@@ -356,6 +562,9 @@ void Network::detach(int64_t vm_id)
     if (list.is_error() || list.value().empty())
         return;
     std::lock_guard lock(m_mutex);
+    m_attached.erase(vm_id);
+    for (const auto& nic : list.value())
+        stop_uplink_locked(nic.uplink_port_id(), true);
     if (!m_control)
         return;
     for (const auto& nic : list.value())
@@ -365,12 +574,20 @@ void Network::detach(int64_t vm_id)
 Result<Json> Network::apply_policy(const std::string& text, const std::string& source)
 {
     auto policy = TRY(parse_segment_policy(text, source));
+    auto uplink_segments = policy.uplink_segments;
     std::string canonical = json_dump(policy.to_json());
     TRY(m_db.exec("INSERT INTO net_config (key, value, updated) VALUES ('policy', ?, ?) ON CONFLICT(key) DO UPDATE SET value = "
                   "excluded.value, updated = excluded.updated",
         { canonical, now_rfc3339() }));
     auto fd = TRY(sys::memfd_with(canonical, "bulwark-policy"));
     TRY(request({ { "op", "policy" } }, { fd.get() }));
+    {
+        // Uplinks follow the policy's [uplink] segments at once, for guests already running.
+        std::lock_guard lock(m_mutex);
+        m_uplink_segments = std::move(uplink_segments);
+        m_uplink_retries.clear();
+        reconcile_uplinks_locked();
+    }
     return show_policy();
 }
 
@@ -412,25 +629,45 @@ Result<Json> Network::status()
     Json j = TRY(request({ { "op", "status" } }));
     std::lock_guard lock(m_mutex);
     j["worker"] = { { "pid", m_pid }, { "restarts", m_restarts } };
+    Json uplinks = Json::array();
+    for (const auto& [id, up] : m_uplinks)
+        uplinks.push_back({ { "port", id }, { "vm_id", up.vm_id }, { "pid", up.pid } });
+    j["uplinks"] = { { "running", uplinks }, { "restarts", m_uplink_restarts } };
     j["eve"] = eve_path();
     return j;
 }
 
-VoidResult Network::capture_start(int64_t vm_id, Fd file)
+Result<uint32_t> Network::capture_port(int64_t vm_id, int64_t nic, bool uplink)
 {
     auto list = TRY(nics(vm_id));
     if (list.empty())
         return Error(ErrorKind::InvalidArgument, "the guest has no network interface");
-    TRY(request({ { "op", "capture" }, { "id", list[0].port_id() } }, { file.get() }));
+    if (nic < 0 || nic >= static_cast<int64_t>(list.size()))
+        return Error(ErrorKind::InvalidArgument,
+            "the guest has " + std::to_string(list.size()) + " network interface(s); --nic is 0 to "
+                + std::to_string(list.size() - 1));
+    const Nic& n = list[static_cast<std::size_t>(nic)];
+    if (!uplink)
+        return n.port_id();
+    std::lock_guard lock(m_mutex);
+    if (!m_uplinks.count(n.uplink_port_id()))
+        return Error(ErrorKind::InvalidArgument,
+            "NIC " + std::to_string(nic) + " has no uplink running (segment '" + n.segment
+                + "' is not in the policy's [uplink] segments, or the guest is not running)");
+    return n.uplink_port_id();
+}
+
+VoidResult Network::capture_start(int64_t vm_id, int64_t nic, bool uplink, Fd file)
+{
+    uint32_t port = TRY(capture_port(vm_id, nic, uplink));
+    TRY(request({ { "op", "capture" }, { "id", port } }, { file.get() }));
     return {};
 }
 
-Result<Json> Network::capture_stop(int64_t vm_id)
+Result<Json> Network::capture_stop(int64_t vm_id, int64_t nic, bool uplink)
 {
-    auto list = TRY(nics(vm_id));
-    if (list.empty())
-        return Error(ErrorKind::InvalidArgument, "the guest has no network interface");
-    return request({ { "op", "capture" }, { "id", list[0].port_id() } });
+    uint32_t port = TRY(capture_port(vm_id, nic, uplink));
+    return request({ { "op", "capture" }, { "id", port } });
 }
 
 void Network::supervise()
@@ -452,6 +689,10 @@ void Network::supervise()
                     failures = 0;
                 }
             }
+            // Dead passt processes are noticed within one round; the wanted set is worked out
+            // again only when one died or a retry is due.
+            if (m_control && reap_uplinks_locked())
+                reconcile_uplinks_locked();
             pidfd = m_pidfd.valid() ? m_pidfd.get() : -1;
         }
         if (pidfd < 0) {

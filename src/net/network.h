@@ -6,12 +6,20 @@
 // on it, in the guest's run directory) and hands the connected socket to the worker. If the
 // worker dies, a new one is started and given the whole state again: segments, policy, rules,
 // every running guest's ports (QEMU accepts a new connection) and their quarantine flags.
+//
+// Uplinks: on a segment the policy gives an uplink ([uplink] segments), each guest NIC gets a
+// passt process of its own (Debian's passt: user-mode networking without privileges, which
+// drops to the uid BULWARK_JAIL_UID_BASE - 2, seccomp-filters and namespaces itself, in a
+// cgroup with limits set here). passt holds one end of a socketpair, the switch the other as
+// the guest port's uplink; passt turns the guest's flows into sockets of the host's own. A passt
+// that dies is restarted (with back-off); so is every passt when the switch worker restarts.
 #pragma once
 
 #include <sys/types.h>
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +56,8 @@ struct Nic {
     std::string ip;
     Labels labels;
     uint32_t port_id() const { return static_cast<uint32_t>(vm_id * 16 + index); }
+    // The switch port of the NIC's uplink (index < k_max_nics, so it stays in the guest's 16).
+    uint32_t uplink_port_id() const { return port_id() + static_cast<uint32_t>(k_max_nics); }
     Json to_json() const;
 };
 
@@ -57,6 +67,8 @@ struct NetworkConfig {
     std::string jailer_binary;
     bool jailed = true;
     uid_t uid = 0; // the worker's uid and gid when jailed
+    std::string passt_binary; // empty: no uplink can start (an error names the package)
+    uid_t uplink_uid = 0; // passt's uid and gid (when bulwarkd runs as root)
     // The guest's stream socket of NIC `index` (a host path in its run directory).
     std::function<std::string(int64_t vm_id, int64_t index)> socket_path;
 };
@@ -87,8 +99,9 @@ public:
     Result<Json> apply_rules(const std::string& text);
     VoidResult set_quarantine(int64_t vm_id, bool quarantined);
     Result<Json> status();
-    VoidResult capture_start(int64_t vm_id, Fd file);
-    Result<Json> capture_stop(int64_t vm_id);
+    // A capture of NIC `nic` of the guest (its uplink's traffic instead with `uplink`).
+    VoidResult capture_start(int64_t vm_id, int64_t nic, bool uplink, Fd file);
+    Result<Json> capture_stop(int64_t vm_id, int64_t nic, bool uplink);
     std::string socket_path(int64_t vm_id, int64_t index) const { return m_config.socket_path(vm_id, index); }
     std::string eve_path() const { return m_config.home + "/net/eve.json"; }
 
@@ -107,6 +120,29 @@ private:
     VoidResult attach_locked(int64_t vm_id, const std::string& vm_name);
     void supervise();
 
+    struct Uplink {
+        int64_t vm_id = 0;
+        Fd pidfd;
+        pid_t pid = -1;
+        int64_t started_ms = 0;
+        int failures = 0; // deaths in a row before this start (for the back-off)
+    };
+    struct UplinkRetry {
+        int failures = 0;
+        int64_t after_ms = 0;
+    };
+    // Segments the stored policy gives an uplink (read from the database once, then kept).
+    Result<std::vector<std::string>> uplink_segments_locked();
+    VoidResult start_uplink_locked(const Nic& nic, const std::string& port_name, int failures);
+    void stop_uplink_locked(uint32_t id, bool tell_switch);
+    void stop_all_uplinks_locked();
+    // Reaps the passt processes that died (their ports leave the switch); true if any did or
+    // a retry is due.
+    bool reap_uplinks_locked();
+    // Starts the uplinks the policy wants for the attached guests and stops the others.
+    void reconcile_uplinks_locked();
+    Result<uint32_t> capture_port(int64_t vm_id, int64_t nic, bool uplink);
+
     Db& m_db;
     NetworkConfig m_config;
     std::mutex m_mutex; // guards everything below
@@ -117,6 +153,11 @@ private:
     bool m_stopping = false;
     bool m_wanted = false; // a worker has run: keep one running
     std::thread m_supervisor;
+    std::map<int64_t, std::string> m_attached; // guests whose ports the worker has: id → name
+    std::map<uint32_t, Uplink> m_uplinks; // by uplink port id
+    std::map<uint32_t, UplinkRetry> m_uplink_retries; // uplinks waiting to be started again
+    std::optional<std::vector<std::string>> m_uplink_segments; // sorted
+    uint64_t m_uplink_restarts = 0;
 };
 
 } // namespace net

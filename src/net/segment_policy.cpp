@@ -120,6 +120,48 @@ Result<Labels> labels_from_json(const Json& j)
     return labels;
 }
 
+Result<std::vector<Cidr>> networks_at(const toml::node& node, const std::string& source)
+{
+    const toml::array* a = node.as_array();
+    if (!a || a->empty())
+        return policy_error(source, "'outside' must be a non-empty array of IPv4 networks, e.g. [\"0.0.0.0/0\"]", &node.source());
+    if (a->size() > k_max_outside_networks)
+        return policy_error(
+            source, "more than " + std::to_string(k_max_outside_networks) + " networks in 'outside'", &node.source());
+    std::vector<Cidr> out;
+    for (const toml::node& item : *a) {
+        auto text = item.value<std::string>();
+        auto cidr = text ? Cidr::parse(*text) : std::nullopt;
+        if (!cidr && text) {
+            // "10.0.0.1/8": a network with host bits set names no network; say which was meant.
+            auto slash = text->find('/');
+            auto addr = IpAddr::parse(text->substr(0, slash));
+            auto prefix = slash == std::string::npos ? std::nullopt : port_number(text->substr(slash + 1));
+            if (addr && !addr->v6 && prefix && *prefix <= 32) {
+                uint32_t mask = *prefix == 0 ? 0 : ~uint32_t(0) << (32 - *prefix);
+                std::string meant = IpAddr::v4(addr->v4_host_order() & mask).to_string() + "/" + std::to_string(*prefix);
+                return policy_error(source, "'" + *text + "' has host bits set (did you mean " + meant + "?)", &item.source());
+            }
+        }
+        if (!cidr || cidr->base.v6)
+            return policy_error(source, "'" + text.value_or("?") + "' is not an IPv4 network (a.b.c.d/n)", &item.source());
+        out.push_back(*cidr);
+    }
+    return out;
+}
+
+// "tcp/5432", "udp/8000-8080", "icmp".
+std::string describe(Proto proto, PortRange ports)
+{
+    std::string what = proto_name(proto);
+    if (proto == Proto::Tcp || proto == Proto::Udp) {
+        what += "/" + std::to_string(ports.lo);
+        if (ports.hi != ports.lo)
+            what += "-" + std::to_string(ports.hi);
+    }
+    return what;
+}
+
 bool proto_matches(Proto proto, uint8_t ip_proto)
 {
     switch (proto) {
@@ -194,7 +236,7 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
     } catch (const toml::parse_error& e) {
         return policy_error(source, std::string(e.description()), &e.source());
     }
-    TRY(only_keys(root, { "allow", "quarantine" }, "the policy", source));
+    TRY(only_keys(root, { "allow", "quarantine", "uplink" }, "the policy", source));
     SegmentPolicy policy;
     if (const toml::node* node = root.get("allow")) {
         const toml::array* list = node->as_array();
@@ -206,7 +248,7 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
             const toml::table* t = item.as_table();
             if (!t)
                 return policy_error(source, "each [[allow]] entry must be a table", &item.source());
-            TRY(only_keys(*t, { "name", "segment", "from", "to", "proto", "ports" }, "[[allow]]", source));
+            TRY(only_keys(*t, { "name", "segment", "from", "to", "outside", "proto", "ports" }, "[[allow]]", source));
             AllowRule rule;
             rule.name = t->get("name") ? t->get("name")->value_or(std::string()) : std::string();
             if (rule.name.size() > 200)
@@ -220,7 +262,14 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
                 rule.segment = *s;
             }
             rule.from = TRY(selector_at(*t, "from", source));
-            rule.to = TRY(selector_at(*t, "to", source));
+            if (const toml::node* outside = t->get("outside")) {
+                if (t->get("to"))
+                    return policy_error(
+                        source, "an [[allow]] rule has either 'to' (guests) or 'outside' (networks), not both", &t->source());
+                rule.outside = TRY(networks_at(*outside, source));
+            } else {
+                rule.to = TRY(selector_at(*t, "to", source));
+            }
             if (const toml::node* p = t->get("proto")) {
                 auto name = p->value<std::string>();
                 if (!name)
@@ -263,7 +312,32 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
             policy.has_analysis = true;
         }
     }
+    if (const toml::node* node = root.get("uplink")) {
+        const toml::table* t = node->as_table();
+        if (!t)
+            return policy_error(source, "[uplink] must be a table", &node->source());
+        TRY(only_keys(*t, { "segments" }, "[uplink]", source));
+        if (const toml::node* segs = t->get("segments")) {
+            const toml::array* a = segs->as_array();
+            if (!a)
+                return policy_error(source, "[uplink] segments must be an array of segment names", &segs->source());
+            for (const toml::node& item : *a) {
+                auto name = item.value<std::string>();
+                if (!name || !label_text_ok(*name))
+                    return policy_error(source, "[uplink] segments must be segment names", &item.source());
+                policy.uplink_segments.push_back(*name);
+            }
+        }
+    }
+    std::sort(policy.uplink_segments.begin(), policy.uplink_segments.end());
+    policy.uplink_segments.erase(
+        std::unique(policy.uplink_segments.begin(), policy.uplink_segments.end()), policy.uplink_segments.end());
     return policy;
+}
+
+bool SegmentPolicy::has_uplink(const std::string& segment) const
+{
+    return std::binary_search(uplink_segments.begin(), uplink_segments.end(), segment);
 }
 
 Json SegmentPolicy::to_json() const
@@ -273,12 +347,23 @@ Json SegmentPolicy::to_json() const
         Json ports = Json::array();
         for (const auto& p : r.ports)
             ports.push_back(Json::array({ p.lo, p.hi }));
-        rules.push_back({ { "name", r.name }, { "segment", r.segment }, { "from", labels_json(r.from.labels) },
-            { "to", labels_json(r.to.labels) }, { "proto", proto_name(r.proto) }, { "ports", ports } });
+        Json rule { { "name", r.name }, { "segment", r.segment }, { "from", labels_json(r.from.labels) },
+            { "proto", proto_name(r.proto) }, { "ports", ports } };
+        if (r.to_outside()) {
+            Json networks = Json::array();
+            for (const auto& n : r.outside)
+                networks.push_back(n.to_string());
+            rule["outside"] = networks;
+        } else {
+            rule["to"] = labels_json(r.to.labels);
+        }
+        rules.push_back(std::move(rule));
     }
     Json j = { { "allow", rules } };
     if (has_analysis)
         j["analysis"] = labels_json(analysis.labels);
+    if (!uplink_segments.empty())
+        j["uplink_segments"] = uplink_segments;
     return j;
 }
 
@@ -297,6 +382,17 @@ Result<SegmentPolicy> SegmentPolicy::from_json(const Json& j)
         rule.segment = json_string_or(r, "segment", "");
         rule.from.labels = TRY(labels_from_json(r.value("from", Json::object())));
         rule.to.labels = TRY(labels_from_json(r.value("to", Json::object())));
+        if (r.contains("outside")) {
+            const Json& networks = r["outside"];
+            if (!networks.is_array() || networks.empty() || networks.size() > k_max_outside_networks)
+                return Error(ErrorKind::InvalidArgument, "'outside' must be a non-empty array of networks");
+            for (const auto& n : networks) {
+                auto cidr = n.is_string() ? Cidr::parse(n.get<std::string>()) : std::nullopt;
+                if (!cidr || cidr->base.v6)
+                    return Error(ErrorKind::InvalidArgument, "'outside' holds something that is not an IPv4 network");
+                rule.outside.push_back(*cidr);
+            }
+        }
         rule.proto = TRY(proto_from_name(json_string_or(r, "proto", "any")));
         const Json ports = r.value("ports", Json::array());
         if (!ports.is_array())
@@ -315,6 +411,18 @@ Result<SegmentPolicy> SegmentPolicy::from_json(const Json& j)
         p.analysis.labels = TRY(labels_from_json(j["analysis"]));
         p.has_analysis = !p.analysis.labels.empty();
     }
+    if (j.contains("uplink_segments")) {
+        const Json& segs = j["uplink_segments"];
+        if (!segs.is_array())
+            return Error(ErrorKind::InvalidArgument, "'uplink_segments' must be an array");
+        for (const auto& s : segs) {
+            if (!s.is_string() || !label_text_ok(s.get<std::string>()))
+                return Error(ErrorKind::InvalidArgument, "'uplink_segments' must hold segment names");
+            p.uplink_segments.push_back(s.get<std::string>());
+        }
+        std::sort(p.uplink_segments.begin(), p.uplink_segments.end());
+        p.uplink_segments.erase(std::unique(p.uplink_segments.begin(), p.uplink_segments.end()), p.uplink_segments.end());
+    }
     return p;
 }
 
@@ -325,6 +433,21 @@ CompiledPolicy CompiledPolicy::compile(const SegmentPolicy& policy, const std::v
     for (const auto& rule : policy.allow) {
         auto index = static_cast<uint32_t>(c.m_rule_names.size());
         c.m_rule_names.push_back(rule.name);
+        if (rule.to_outside()) {
+            for (const auto& p : ports) {
+                if ((!rule.segment.empty() && p.segment != rule.segment) || !policy.has_uplink(p.segment)
+                    || !rule.from.matches(p.labels))
+                    continue;
+                auto& entries = c.m_outside[p.id];
+                for (const auto& network : rule.outside) {
+                    if (rule.ports.empty())
+                        entries.push_back({ rule.proto, PortRange {}, network, index });
+                    for (const auto& range : rule.ports)
+                        entries.push_back({ rule.proto, range, network, index });
+                }
+            }
+            continue;
+        }
         std::vector<const PolicyPort*> sources, targets;
         for (const auto& p : ports) {
             if (!rule.segment.empty() && p.segment != rule.segment)
@@ -373,6 +496,40 @@ bool CompiledPolicy::allows(uint32_t src, uint32_t dst, uint8_t ip_proto, uint16
     return false;
 }
 
+bool outside_address_is_reachable(const IpAddr& dst)
+{
+    if (dst.v6)
+        return false;
+    uint32_t a = dst.v4_host_order();
+    uint8_t first = static_cast<uint8_t>(a >> 24);
+    // 0.0.0.0/8 "this network", 127.0.0.0/8 loopback, 224.0.0.0/4 multicast, 240.0.0.0/4
+    // reserved and the limited broadcast: never a destination beyond the uplink.
+    return first != 0 && first != 127 && first < 224;
+}
+
+bool CompiledPolicy::allows_outside(uint32_t src, const IpAddr& dst, uint8_t ip_proto, uint16_t dst_port, std::string* rule) const
+{
+    if (!outside_address_is_reachable(dst))
+        return false;
+    auto it = m_outside.find(src);
+    if (it == m_outside.end())
+        return false;
+    // Link-local addresses (169.254.0.0/16, where cloud metadata services answer) only for a
+    // rule that names a network inside that range, never by way of 0.0.0.0/0.
+    bool link_local = (dst.v4_host_order() >> 16) == 0xa9fe;
+    bool has_ports = ip_proto == ipproto::tcp || ip_proto == ipproto::udp;
+    for (const auto& e : it->second) {
+        if (!proto_matches(e.proto, ip_proto) || !e.network.contains(dst) || (link_local && e.network.prefix < 16))
+            continue;
+        if (has_ports && (dst_port < e.ports.lo || dst_port > e.ports.hi))
+            continue;
+        if (rule)
+            *rule = m_rule_names[e.rule];
+        return true;
+    }
+    return false;
+}
+
 bool CompiledPolicy::is_analysis(uint32_t port) const
 {
     return std::find(m_analysis.begin(), m_analysis.end(), port) != m_analysis.end();
@@ -393,21 +550,28 @@ Json CompiledPolicy::to_json(const std::unordered_map<uint32_t, std::string>& po
     for (auto k : keys) {
         Json allowed = Json::array();
         for (const auto& e : m_pairs.at(k)) {
-            std::string what = proto_name(e.proto);
-            if (e.proto == Proto::Tcp || e.proto == Proto::Udp) {
-                what += "/" + std::to_string(e.ports.lo);
-                if (e.ports.hi != e.ports.lo)
-                    what += "-" + std::to_string(e.ports.hi);
-            }
-            allowed.push_back({ { "what", what }, { "rule", m_rule_names[e.rule] } });
+            allowed.push_back({ { "what", describe(e.proto, e.ports) }, { "rule", m_rule_names[e.rule] } });
         }
         pairs.push_back({ { "from", name_of(static_cast<uint32_t>(k >> 32)) }, { "to", name_of(static_cast<uint32_t>(k)) },
             { "allow", allowed } });
     }
+    Json outside = Json::array();
+    std::vector<uint32_t> sources;
+    for (const auto& [id, entries] : m_outside)
+        sources.push_back(id);
+    std::sort(sources.begin(), sources.end());
+    for (auto id : sources) {
+        Json allowed = Json::array();
+        for (const auto& e : m_outside.at(id)) {
+            allowed.push_back(
+                { { "what", describe(e.proto, e.ports) }, { "to", e.network.to_string() }, { "rule", m_rule_names[e.rule] } });
+        }
+        outside.push_back({ { "from", name_of(id) }, { "allow", allowed } });
+    }
     Json analysis = Json::array();
     for (auto id : m_analysis)
         analysis.push_back(name_of(id));
-    return { { "pairs", pairs }, { "analysis", analysis } };
+    return { { "pairs", pairs }, { "outside", outside }, { "analysis", analysis } };
 }
 
 } // namespace bulwark::net

@@ -18,8 +18,20 @@
 //   [quarantine]
 //   analysis = { role = "forensics" }   # guests that may still reach a quarantined guest
 //
+//   [uplink]
+//   segments = ["prod"]           # segments whose guests get a port to the host (none by default)
+//
+//   [[allow]]                     # a rule toward the outside names networks instead of `to`
+//   from = { tier = "web" }
+//   outside = ["0.0.0.0/0"]       # IPv4 networks beyond the uplink
+//   proto = "tcp"
+//   ports = [80, 443]
+//
 // Traffic never crosses segments: a segment is one broadcast domain and one subnet, and the
-// switch does not route between them. bulwarkd parses and validates the file and hands the
+// switch does not route between them. Outside means beyond the uplink only: whatever a rule
+// says, the switch never sends a guest's traffic to 0.0.0.0/8, loopback, multicast, the
+// reserved 240.0.0.0/4 or a segment's subnet through it, and 169.254.0.0/16 (where cloud
+// metadata services answer) only when a rule names a network inside it. bulwarkd parses and validates the file and hands the
 // switch worker its canonical JSON form; the worker compiles it against the ports it has.
 #pragma once
 
@@ -31,6 +43,7 @@
 
 #include "base/json.h"
 #include "base/result.h"
+#include "net/packet.h"
 
 namespace bulwark::net {
 
@@ -61,18 +74,30 @@ struct AllowRule {
     std::string segment; // empty: any
     Selector from;
     Selector to;
+    std::vector<Cidr> outside; // non-empty: a rule toward the uplink (then `to` is unused)
     Proto proto = Proto::Any;
     std::vector<PortRange> ports; // empty: all ports
+
+    bool to_outside() const { return !outside.empty(); }
 };
+
+inline constexpr std::size_t k_max_outside_networks = 256;
 
 struct SegmentPolicy {
     std::vector<AllowRule> allow;
     Selector analysis; // guests allowed to reach quarantined ones
     bool has_analysis = false; // without a [quarantine] table no guest may
+    std::vector<std::string> uplink_segments; // sorted, unique
+
+    bool has_uplink(const std::string& segment) const;
 
     Json to_json() const;
     static Result<SegmentPolicy> from_json(const Json& j);
 };
+
+// False for the addresses no [[allow]] rule opens through an uplink: IPv6 (the uplink carries
+// IPv4), 0.0.0.0/8, loopback, multicast, 240.0.0.0/4 and the limited broadcast.
+bool outside_address_is_reachable(const IpAddr& dst);
 
 // Parses a TOML policy; errors name the file (source) and the line.
 Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::string& source);
@@ -99,6 +124,9 @@ public:
     // May `src` open a flow of this protocol to `dst` on this destination port? The name of the
     // allowing rule is written to *rule when it does.
     bool allows(uint32_t src, uint32_t dst, uint8_t ip_proto, uint16_t dst_port, std::string* rule = nullptr) const;
+    // May `src` open a flow through its uplink to `dst`, outside? Also false for the addresses
+    // no rule can open (see the top of this file).
+    bool allows_outside(uint32_t src, const IpAddr& dst, uint8_t ip_proto, uint16_t dst_port, std::string* rule = nullptr) const;
     bool is_analysis(uint32_t port) const;
 
     // The compiled result, for `bulwark net policy show`: every allowed pair of ports.
@@ -113,8 +141,16 @@ private:
     };
     static uint64_t key(uint32_t src, uint32_t dst) { return (uint64_t(src) << 32) | dst; }
 
+    struct OutsideEntry {
+        Proto proto;
+        PortRange ports;
+        Cidr network;
+        uint32_t rule;
+    };
+
     std::vector<std::string> m_rule_names;
     std::unordered_map<uint64_t, std::vector<Entry>> m_pairs;
+    std::unordered_map<uint32_t, std::vector<OutsideEntry>> m_outside; // by source port
     std::vector<uint32_t> m_analysis;
 };
 

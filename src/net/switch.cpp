@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "ids/engine.h"
+#include "net/fast_path.h"
 #include "net/frame_builder.h"
 #include "net/traffic_inspector.h"
 
@@ -88,6 +89,7 @@ Switch::Switch(FrameSink& sink, SwitchOptions options)
     : m_sink(sink)
     , m_options(std::move(options))
     , m_inspector(std::make_unique<TrafficInspector>(inspector_options(m_options)))
+    , m_fast(m_options.fast_path ? std::make_unique<FastPath>() : nullptr)
 {
 }
 
@@ -104,6 +106,8 @@ VoidResult Switch::add_segment(SegmentConfig segment)
     } else {
         slot = std::make_unique<SegmentConfig>(std::move(segment));
     }
+    if (m_fast)
+        m_fast->clear(); // the gateway's MAC and the subnet's broadcast address are not in its key
     return {};
 }
 
@@ -136,12 +140,50 @@ VoidResult Switch::add_port(PortConfig config)
     return {};
 }
 
+VoidResult Switch::add_uplink(uint32_t id, uint32_t owner_id, std::string name)
+{
+    if (m_ports.count(id))
+        return Error(ErrorKind::Conflict, "port " + std::to_string(id) + " exists");
+    auto owner = m_ports.find(owner_id);
+    if (owner == m_ports.end() || owner->second->is_uplink)
+        return Error(ErrorKind::NotFound, "no guest port " + std::to_string(owner_id));
+    Port& guest = *owner->second;
+    if (guest.uplink)
+        return Error(ErrorKind::Conflict, "guest port " + std::to_string(owner_id) + " already has an uplink");
+    auto port = std::make_unique<Port>();
+    port->is_uplink = true;
+    port->owner = &guest;
+    port->segment = guest.segment;
+    port->config.id = id;
+    port->config.name = std::move(name);
+    port->config.segment = guest.config.segment;
+    port->config.mac = guest.segment->addressing.server_mac;
+    port->config.ip4 = guest.config.ip4;
+    port->config.max_frames_per_second = guest.config.max_frames_per_second;
+    port->config.max_bytes_per_second = guest.config.max_bytes_per_second;
+    guest.uplink = port.get();
+    m_ports[id] = std::move(port);
+    // Flows through the old uplink (if any) are re-checked with their next packet.
+    ++m_generation;
+    return {};
+}
+
 void Switch::remove_port(uint32_t id)
 {
     auto it = m_ports.find(id);
     if (it == m_ports.end())
         return;
+    m_last_port = nullptr;
     Port* p = it->second.get();
+    if (p->is_uplink) {
+        if (p->owner)
+            p->owner->uplink = nullptr;
+        m_ports.erase(it);
+        ++m_generation;
+        return;
+    }
+    if (p->uplink)
+        p->uplink->owner = nullptr; // it carries nothing more; the worker removes it too
     m_macs[p->config.segment].erase(mac_key(p->config.mac));
     std::erase(m_segment_ports[p->config.segment], p);
     m_ports.erase(it);
@@ -172,8 +214,10 @@ void Switch::recompile()
 {
     std::vector<PolicyPort> ports;
     ports.reserve(m_ports.size());
-    for (const auto& [id, p] : m_ports)
-        ports.push_back({ id, p->config.segment, p->config.labels });
+    for (const auto& [id, p] : m_ports) {
+        if (!p->is_uplink)
+            ports.push_back({ id, p->config.segment, p->config.labels });
+    }
     m_compiled = CompiledPolicy::compile(m_policy, ports);
     ++m_generation;
 }
@@ -181,6 +225,8 @@ void Switch::recompile()
 void Switch::set_ids(std::shared_ptr<ids::Engine> engine)
 {
     m_inspector->set_engine(std::move(engine));
+    if (m_fast)
+        m_fast->clear();
 }
 
 void Switch::set_eve_sink(std::function<void(const std::string& line)> sink)
@@ -250,16 +296,27 @@ bool Switch::source_is_valid(const Port& port, const Packet& p) const
 
 void Switch::receive(uint32_t id, std::span<const uint8_t> frame, uint64_t now_ns)
 {
-    auto it = m_ports.find(id);
-    if (it == m_ports.end())
+    // The worker hands over each port's frames in runs (a read's worth at a time): the port of
+    // the frame before is tried first, since finding one in m_ports costs a division.
+    if (!m_last_port || m_last_port->config.id != id) {
+        auto it = m_ports.find(id);
+        if (it == m_ports.end())
+            return;
+        m_last_port = it->second.get();
+    }
+    Port& port = *m_last_port;
+    if (port.is_uplink) {
+        receive_from_uplink(port, frame, now_ns);
         return;
-    Port& port = *it->second;
+    }
     port.counters.rx_frames++;
     port.counters.rx_bytes += frame.size();
     if (!take_tokens(port, frame.size(), now_ns)) {
         port.counters.drop_rate++;
         return;
     }
+    if (fast_forward(port, frame, now_ns))
+        return;
     auto decoded = decode_frame(frame);
     if (!decoded.packet) {
         port.counters.drop_malformed++;
@@ -297,9 +354,14 @@ void Switch::handle(Port& port, const Packet& packet, uint64_t now_ns)
         }
         return; // DHCP to other guests is never forwarded: no rogue servers
     }
-    if (packet.dst == addressing.server_mac)
-        return; // the switch's own address answers ARP and DHCP only
-    if (is_neighbour_discovery(packet)) {
+    // To the gateway's MAC: IPv4 for beyond the uplink. The gateway's own address answers ARP
+    // and DHCP only.
+    bool to_gateway = packet.dst == addressing.server_mac;
+    if (to_gateway && (packet.l3 != L3::Ipv4 || packet.ip_dst == addressing.server_ip)) {
+        port.counters.drop_unknown_dest++;
+        return;
+    }
+    if (!to_gateway && is_neighbour_discovery(packet)) {
         forward_l2(port, packet, now_ns);
         return;
     }
@@ -311,7 +373,10 @@ void Switch::handle(Port& port, const Packet& packet, uint64_t now_ns)
         port.counters.drop_malformed++;
         return;
     }
-    forward_ip(port, *whole.packet, now_ns);
+    if (to_gateway)
+        forward_outside(port, *whole.packet, now_ns);
+    else
+        forward_ip(port, *whole.packet, now_ns);
 }
 
 bool Switch::quarantine_blocks(const Port& a, const Port& b) const
@@ -426,6 +491,12 @@ void Switch::forward_ip(Port& from, const Packet& packet, uint64_t now_ns)
         from.counters.drop_policy++;
         return;
     }
+    fast_learn(from, to, packet, tracked);
+    inspect_and_deliver(from, to, packet, tracked, now_ns);
+}
+
+void Switch::inspect_and_deliver(Port& from, Port& to, const Packet& packet, const Tracked& tracked, uint64_t now_ns)
+{
     if (m_options.ids_enabled) {
         IdsAction action = m_inspector->inspect(packet, tracked, now_ns, port_name(from));
         if (action != IdsAction::Forward) {
@@ -452,6 +523,119 @@ void Switch::forward_ip(Port& from, const Packet& packet, uint64_t now_ns)
         return;
     }
     deliver(to, packet.frame, now_ns);
+}
+
+bool Switch::in_a_segment(const IpAddr& ip) const
+{
+    for (const auto& [name, seg] : m_segments) {
+        if (seg->subnet.contains(ip))
+            return true;
+    }
+    return false;
+}
+
+bool Switch::outside_allows_flow(const Port& guest, const Packet& packet, Flow& flow, bool guest_is_client, bool from_guest)
+{
+    bool echo_request = packet.l4 == L4::Icmp && packet.icmp_type == 8;
+    if (echo_request) {
+        // Never opened from outside; from the guest, decided afresh (see policy_allows_flow).
+        return from_guest && m_compiled.allows_outside(guest.config.id, packet.ip_dst, packet.ip_proto, 0);
+    }
+    if (!guest_is_client)
+        return false; // nothing is opened from outside: there is no inbound rule
+    if (flow.policy_generation == m_generation && flow.verdict != uint8_t(Verdict::Unknown))
+        return flow.verdict == uint8_t(Verdict::Allowed);
+    const IpAddr& server = from_guest ? packet.ip_dst : packet.ip_src;
+    uint16_t server_port = from_guest ? packet.dst_port : packet.src_port;
+    bool allowed = m_compiled.allows_outside(guest.config.id, server, packet.ip_proto, server_port);
+    flow.verdict = uint8_t(allowed ? Verdict::Allowed : Verdict::Denied);
+    flow.policy_generation = static_cast<uint32_t>(m_generation);
+    return allowed;
+}
+
+void Switch::forward_outside(Port& from, const Packet& packet, uint64_t now_ns)
+{
+    if (!from.uplink) {
+        from.counters.drop_unknown_dest++;
+        return;
+    }
+    // Never through the uplink, whatever the policy: the guests' own subnets (the switch does
+    // not route between segments) and the addresses that are nobody's outside.
+    if (in_a_segment(packet.ip_dst) || !outside_address_is_reachable(packet.ip_dst)) {
+        from.counters.drop_policy++;
+        return;
+    }
+    if (from.config.quarantined) {
+        from.counters.drop_quarantine++;
+        return;
+    }
+    Tracked tracked = m_inspector->track(packet, now_ns);
+    if (!tracked.flow || !outside_allows_flow(from, packet, *tracked.flow, tracked.to_server, true)) {
+        from.counters.drop_policy++;
+        return;
+    }
+    inspect_and_deliver(from, *from.uplink, packet, tracked, now_ns);
+}
+
+void Switch::receive_from_uplink(Port& uplink, std::span<const uint8_t> frame, uint64_t now_ns)
+{
+    uplink.counters.rx_frames++;
+    uplink.counters.rx_bytes += frame.size();
+    Port* guest = uplink.owner;
+    if (!guest)
+        return;
+    if (!take_tokens(uplink, frame.size(), now_ns)) {
+        uplink.counters.drop_rate++;
+        return;
+    }
+    if (frame.size() < 14 || frame.size() > k_max_reassembled_frame) {
+        uplink.counters.drop_malformed++;
+        return;
+    }
+    // Readdressed first, from the gateway to the guest, so that what is inspected, captured and
+    // delivered is the frame the guest gets.
+    m_rewrite.assign(frame.begin(), frame.end());
+    std::memcpy(m_rewrite.data(), guest->config.mac.bytes.data(), 6);
+    std::memcpy(m_rewrite.data() + 6, uplink.config.mac.bytes.data(), 6);
+    auto decoded = decode_frame(m_rewrite, DecodeOptions { .max_size = k_max_reassembled_frame });
+    if (!decoded.packet) {
+        uplink.counters.drop_malformed++;
+        return;
+    }
+    const Packet& packet = *decoded.packet;
+    if (packet.l3 != L3::Ipv4) {
+        uplink.counters.drop_not_ip++;
+        return;
+    }
+    // From outside, to this guest: an outside source can never pose as a guest (or the host's
+    // loopback), and an uplink reaches its own guest only.
+    if (packet.vlan || packet.ip_dst != guest->config.ip4 || in_a_segment(packet.ip_src)
+        || !outside_address_is_reachable(packet.ip_src)) {
+        uplink.counters.drop_spoofed++;
+        return;
+    }
+    if (guest->config.quarantined) {
+        uplink.counters.drop_quarantine++;
+        return;
+    }
+    Reassembled whole = m_inspector->reassemble(packet, now_ns);
+    if (whole.kind == Reassembled::Kind::Held)
+        return;
+    if (whole.kind == Reassembled::Kind::Dropped) {
+        uplink.counters.drop_malformed++;
+        return;
+    }
+    const Packet& datagram = *whole.packet;
+    if (packet.is_fragment && (datagram.ip_dst != guest->config.ip4 || in_a_segment(datagram.ip_src))) {
+        uplink.counters.drop_spoofed++;
+        return;
+    }
+    Tracked tracked = m_inspector->track(datagram, now_ns);
+    if (!tracked.flow || !outside_allows_flow(*guest, datagram, *tracked.flow, !tracked.to_server, false)) {
+        uplink.counters.drop_policy++;
+        return;
+    }
+    inspect_and_deliver(uplink, *guest, datagram, tracked, now_ns);
 }
 
 void Switch::deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns)
@@ -481,15 +665,21 @@ Json Switch::status() const
         j["mac"] = p->config.mac.to_string();
         j["ip"] = p->config.ip4.to_string();
         j["quarantined"] = p->config.quarantined;
+        if (p->is_uplink) {
+            j["uplink_of"] = p->owner ? Json(p->owner->config.id) : Json(nullptr);
+            j.erase("quarantined");
+        }
         ports[std::to_string(id)] = j;
     }
     const auto& d = m_inspector->defrag_counters();
-    return { { "ports", ports }, { "flows", m_inspector->flow_count() }, { "policy_generation", m_generation },
+    Json status = { { "ports", ports }, { "flows", m_inspector->flow_count() }, { "policy_generation", m_generation },
         { "ids_rules", m_inspector->engine() ? m_inspector->engine()->rules().size() : 0 },
         { "ids_alerts", m_inspector->alerts() }, { "ids_drops", m_inspector->drops() },
         { "defrag",
             { { "fragments", d.fragments }, { "reassembled", d.reassembled }, { "evasion_overlaps", d.evasion_overlaps },
                 { "timed_out", d.timed_out }, { "evicted", d.evicted } } } };
+    status["fast_path"] = fast_path_status();
+    return status;
 }
 
 Json Switch::compiled_policy() const

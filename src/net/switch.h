@@ -19,6 +19,15 @@
 //      stop the frame (reject also answers the sender), alerts are written as EVE JSON;
 //  10. delivery to the destination ports. (Captures are the worker's: it sees every frame a
 //      port sends and every frame delivered to it.)
+//
+// Uplinks: a guest port on a segment with an uplink has a second, hidden port beside it, the
+// uplink (bulwarkd connects it to a passt process of its own that carries the guest's flows to
+// the host's network). IPv4 a guest sends to the segment's gateway MAC, not to the gateway's own
+// address, goes out through its uplink when the policy's `outside` rules allow the flow; what
+// the uplink sends back must be addressed to that guest, come from an outside address, and
+// belong to a flow the guest opened (nothing is opened from outside). Both directions pass the
+// quarantine check, the flow tracking and the IDS like guest-to-guest traffic; the uplink's
+// frames reach the guest from the gateway's MAC.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +51,9 @@ class Engine;
 namespace bulwark::net {
 
 class TrafficInspector;
+class FastPath;
 struct Flow;
+struct Tracked;
 
 struct SegmentConfig {
     std::string name;
@@ -84,6 +95,8 @@ struct SwitchOptions {
     // Added to the monotonic now_ns the switch is given, for EVE's wall-clock timestamps
     // (0: taken from the clocks at construction).
     uint64_t wall_offset_ns = 0;
+    // The established flow cache (net/fast_path.h); off only for tests and benchmarks.
+    bool fast_path = true;
 };
 
 class Switch {
@@ -95,6 +108,10 @@ public:
 
     VoidResult add_segment(SegmentConfig segment);
     VoidResult add_port(PortConfig port);
+    // The uplink of guest port `owner` (same segment); its frames may be up to
+    // k_max_reassembled_frame long (they are fragmented toward the guest).
+    VoidResult add_uplink(uint32_t id, uint32_t owner, std::string name);
+    // Removes a guest port (and unhooks its uplink) or an uplink.
     void remove_port(uint32_t id);
     VoidResult set_quarantine(uint32_t id, bool quarantined);
     void set_policy(SegmentPolicy policy);
@@ -122,6 +139,9 @@ private:
     };
     struct Port {
         PortConfig config;
+        bool is_uplink = false;
+        Port* uplink = nullptr; // a guest port's uplink, if it has one
+        Port* owner = nullptr; // an uplink's guest port (null once that is removed)
         IpAddr link_local;
         const SegmentConfig* segment = nullptr;
         // The segment's MAC table and port list (entries of m_macs and m_segment_ports, which
@@ -139,9 +159,19 @@ private:
     void handle(Port& port, const Packet& packet, uint64_t now_ns);
     void forward_l2(Port& from, const Packet& packet, uint64_t now_ns);
     void forward_ip(Port& from, const Packet& packet, uint64_t now_ns);
+    void forward_outside(Port& from, const Packet& packet, uint64_t now_ns);
+    void receive_from_uplink(Port& uplink, std::span<const uint8_t> frame, uint64_t now_ns);
+    // The common end of both paths: the IDS, then delivery (re-fragmenting a large datagram).
+    void inspect_and_deliver(Port& from, Port& to, const Packet& packet, const Tracked& tracked, uint64_t now_ns);
+    bool outside_allows_flow(const Port& guest, const Packet& packet, Flow& flow, bool guest_is_client, bool from_guest);
+    bool in_a_segment(const IpAddr& ip) const;
     bool quarantine_blocks(const Port& a, const Port& b) const;
     bool policy_allows_flow(const Port& from, const Port& to, const Packet& packet, Flow& flow, bool to_server);
     void deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns);
+    // The fast path's hooks (net/fast_path.cpp).
+    bool fast_forward(Port& port, std::span<const uint8_t> frame, uint64_t now_ns);
+    void fast_learn(Port& from, Port& to, const Packet& packet, const Tracked& tracked);
+    Json fast_path_status() const;
     void recompile();
     const std::string& port_name(const Port& port) const;
 
@@ -156,6 +186,10 @@ private:
     CompiledPolicy m_compiled;
     uint64_t m_generation = 1;
     std::unique_ptr<TrafficInspector> m_inspector;
+    std::unique_ptr<FastPath> m_fast; // null when SwitchOptions::fast_path is off
+    std::span<const uint8_t> m_fast_frame; // the guest frame being handled (compared, never read)
+    Port* m_last_port = nullptr; // the port receive() found last (reset by remove_port)
+    std::vector<uint8_t> m_rewrite; // a frame from an uplink, readdressed to its guest
 };
 
 } // namespace bulwark::net

@@ -1,7 +1,7 @@
 // bulwark-switch: the switch worker. bulwarkd starts it inside the jail (its own uid, no
 // network, no files: everything it touches arrives as an fd) and supervises it.
 //
-//   bulwark-switch --control-fd N --eve-fd N [--relay]
+//   bulwark-switch --control-fd N --eve-fd N [--relay] [--no-fast-path]
 //
 // The control fd is one end of a socketpair with bulwarkd: newline-terminated JSON requests,
 // each answered by one JSON line ({"ok":true,...} or {"ok":false,"error":"..."}); fds ride along
@@ -10,7 +10,8 @@
 // lists the requests.
 //
 // --relay is the benchmark's baseline: the same socket I/O, every frame copied unchanged to
-// every other port, no decoding and no policy.
+// every other port, no decoding and no policy. --no-fast-path turns the established flow
+// cache (net/fast_path.h) off, for the benchmark's comparison.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -125,11 +126,11 @@ void capture(PortIo& port, std::span<const uint8_t> frame)
 
 class Worker final : public FrameSink {
 public:
-    Worker(Fd control, Fd eve_fd, bool relay)
+    Worker(Fd control, Fd eve_fd, bool relay, bool fast_path)
         : m_control(std::move(control))
         , m_eve_fd(std::move(eve_fd))
         , m_relay(relay)
-        , m_switch(*this)
+        , m_switch(*this, SwitchOptions { .fast_path = fast_path })
     {
         if (m_eve_fd.valid())
             m_switch.set_eve_sink([this](const std::string& line) { write_eve(line); });
@@ -159,6 +160,7 @@ private:
     void read_port(PortIo& port);
     void flush_port(PortIo& port);
     void close_port(uint32_t id);
+    VoidResult open_port_io(uint32_t id, Fd fd, std::size_t max_frame);
     void update_epoll(PortIo& port);
 
     LineChannel m_control;
@@ -277,6 +279,30 @@ void Worker::read_port(PortIo& port)
     }
 }
 
+VoidResult Worker::open_port_io(uint32_t id, Fd fd, std::size_t max_frame)
+{
+    close_port(id);
+    m_ports.erase(id);
+    auto io = std::make_unique<PortIo>();
+    io->id = id;
+    io->decoder = StreamDecoder(max_frame);
+    if (fd.valid()) {
+        io->fd = std::move(fd);
+        int flags = ::fcntl(io->fd.get(), F_GETFL);
+        (void)::fcntl(io->fd.get(), F_SETFL, flags | O_NONBLOCK);
+        int size = 4 << 20;
+        (void)::setsockopt(io->fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        (void)::setsockopt(io->fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        struct epoll_event ev { };
+        ev.events = EPOLLIN;
+        ev.data.u64 = id;
+        if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, io->fd.get(), &ev) < 0)
+            return Error::from_errno("epoll_ctl", errno);
+    }
+    m_ports[id] = std::move(io);
+    return {};
+}
+
 void Worker::close_port(uint32_t id)
 {
     auto it = m_ports.find(id);
@@ -305,6 +331,9 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
         seg.addressing.server_ip = *server_ip;
         seg.addressing.server_mac = *server_mac;
         seg.addressing.prefix = subnet->prefix;
+        // Every guest learns the gateway: without an uplink its traffic beyond the segment is
+        // dropped at the switch, with one the policy decides.
+        seg.addressing.router = *server_ip;
         TRY(m_switch.add_segment(std::move(seg)));
         return Json::object();
     }
@@ -371,24 +400,22 @@ Result<Json> Worker::dispatch(const Json& request, std::vector<Fd>& fds)
             m_switch.remove_port(pc.id);
             TRY(m_switch.add_port(pc));
         }
-        close_port(pc.id);
-        m_ports.erase(pc.id);
-        auto io = std::make_unique<PortIo>();
-        io->id = pc.id;
-        if (!fds.empty()) {
-            io->fd = std::move(fds[0]);
-            int flags = ::fcntl(io->fd.get(), F_GETFL);
-            (void)::fcntl(io->fd.get(), F_SETFL, flags | O_NONBLOCK);
-            int size = 4 << 20;
-            (void)::setsockopt(io->fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-            (void)::setsockopt(io->fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-            struct epoll_event ev { };
-            ev.events = EPOLLIN;
-            ev.data.u64 = pc.id;
-            if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, io->fd.get(), &ev) < 0)
-                return Error::from_errno("epoll_ctl", errno);
+        TRY(open_port_io(pc.id, fds.empty() ? Fd() : std::move(fds[0]), k_max_frame));
+        return Json::object();
+    }
+    if (op == "uplink_add") {
+        // The guest port's uplink: a connected socket to the passt process bulwarkd started
+        // for it. passt may send frames larger than the guest's link (a big UDP datagram in
+        // one frame); the switch fragments them toward the guest instead of closing the port.
+        auto id = static_cast<uint32_t>(TRY(json_int(request, "id")));
+        auto owner = static_cast<uint32_t>(TRY(json_int(request, "owner")));
+        if (fds.size() != 1)
+            return Error(ErrorKind::InvalidArgument, "'uplink_add' carries the uplink's socket as one fd");
+        if (!m_relay) {
+            m_switch.remove_port(id);
+            TRY(m_switch.add_uplink(id, owner, TRY(json_string(request, "name"))));
         }
-        m_ports[pc.id] = std::move(io);
+        TRY(open_port_io(id, std::move(fds[0]), k_max_reassembled_frame));
         return Json::object();
     }
     if (op == "port_remove") {
@@ -530,6 +557,7 @@ int main(int argc, char** argv)
     int control = -1;
     int eve = -1;
     bool relay = false;
+    bool fast_path = true;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--control-fd" && i + 1 < argc)
@@ -538,8 +566,10 @@ int main(int argc, char** argv)
             eve = parse_fd(argv[++i]);
         else if (a == "--relay")
             relay = true;
+        else if (a == "--no-fast-path")
+            fast_path = false;
         else {
-            std::fprintf(stderr, "usage: bulwark-switch --control-fd N [--eve-fd N] [--relay]\n");
+            std::fprintf(stderr, "usage: bulwark-switch --control-fd N [--eve-fd N] [--relay] [--no-fast-path]\n");
             return 2;
         }
     }
@@ -550,6 +580,6 @@ int main(int argc, char** argv)
     ::signal(SIGPIPE, SIG_IGN);
     // The worker ends when bulwarkd closes the control socket (or dies): a restarted daemon
     // starts a new switch and reconnects every port.
-    Worker worker(Fd(control), Fd(eve), relay);
+    Worker worker(Fd(control), Fd(eve), relay, fast_path);
     return worker.run();
 }

@@ -149,6 +149,8 @@ Result<std::unique_ptr<SwitchProcess>> SwitchProcess::spawn(const SwitchProcessO
     }
     if (options.relay)
         spawn.argv.push_back("--relay");
+    if (!options.fast_path)
+        spawn.argv.push_back("--no-fast-path");
     spawn.env = minimal_env();
     spawn.stdout_path = options.log_path;
     auto child = Child::spawn(spawn);

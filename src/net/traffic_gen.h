@@ -71,6 +71,7 @@ struct GuestSpec {
 struct SwitchProcessOptions {
     std::string binary; // the bulwark-switch executable
     bool relay = false; // --relay: the benchmark baseline
+    bool fast_path = true; // false: --no-fast-path (the established flow cache off)
     int eve_fd = -1; // given to the worker as --eve-fd when >= 0 (the caller keeps its copy)
     std::string log_path; // the worker's stderr (empty: discarded)
 };

@@ -66,6 +66,8 @@ public:
     std::size_t flow_count() const { return m_flows.size(); }
     const DefragCounters& defrag_counters() const { return m_defrag.counters(); }
     const FlowCounters& flow_counters() const { return m_flows.counters(); }
+    // The switch's fast path (net/fast_path.h) accounts the packets of flows it keeps here.
+    FlowTable& flow_table() { return m_flows; }
     uint64_t alerts() const { return m_alerts; }
     uint64_t drops() const { return m_drops; }
 

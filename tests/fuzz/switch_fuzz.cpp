@@ -10,6 +10,10 @@
 //   - nothing comes back to the port it came from except the switch's own answers (DHCP, ARP)
 //     and IDS rejects, and never the frame itself;
 //   - each port's tx counter equals the frames delivered to it.
+// Beside it run two more switches without the IDS rules (so that the fast path, which stands
+// aside while rules are loaded, is used), one with the fast path (net/fast_path.h) and one
+// without: after every frame and tick they must have delivered the same frames to the same
+// ports, and agree on every counter, flow and EVE line.
 // Every chunk is also parsed as a DHCP message (net/dhcp.h) and answered, and the answer must
 // decode as a DHCP server message.
 //
@@ -26,6 +30,8 @@
 #include <memory>
 #include <source_location>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "ids/engine.h"
@@ -101,7 +107,7 @@ std::shared_ptr<ids::Engine> engine()
     return shared;
 }
 
-void setup(Switch& sw)
+void setup(Switch& sw, bool ids = true)
 {
     for (const char* name : { "a", "b" }) {
         SegmentConfig seg;
@@ -145,7 +151,38 @@ void setup(Switch& sw)
         p.max_bytes_per_second = id == 2 ? 20000 : 0;
         check(sw.add_port(p).is_ok());
     }
-    sw.set_ids(engine());
+    if (ids)
+        sw.set_ids(engine());
+}
+
+// A switch without the IDS, its deliveries and its EVE lines.
+struct Twin {
+    explicit Twin(bool fast_path)
+        : sw(sink, SwitchOptions { .ids_enabled = true, .interface_name = "fuzz0", .wall_offset_ns = 1, .fast_path = fast_path })
+    {
+        setup(sw, false);
+        sw.set_eve_sink([this](const std::string& line) { eve.push_back(line); });
+    }
+    Sink sink;
+    std::vector<std::string> eve;
+    Switch sw;
+};
+
+// Compares what the twins did since the last call (`seen`: deliveries and EVE lines compared).
+void check_same(const Twin& a, const Twin& b, std::pair<size_t, size_t>& seen)
+{
+    check(a.sink.got.size() == b.sink.got.size() && a.eve.size() == b.eve.size());
+    for (size_t i = seen.first; i < a.sink.got.size(); ++i)
+        check(a.sink.got[i].port == b.sink.got[i].port && a.sink.got[i].frame == b.sink.got[i].frame);
+    for (size_t i = seen.second; i < a.eve.size(); ++i)
+        check(a.eve[i] == b.eve[i]);
+    seen = { a.sink.got.size(), a.eve.size() };
+    for (const auto& [id, info] : ports()) {
+        const PortCounters& ca = *a.sw.counters(id);
+        const PortCounters& cb = *b.sw.counters(id);
+        check(std::memcmp(&ca, &cb, sizeof ca) == 0);
+    }
+    check(a.sw.flow_count() == b.sw.flow_count());
 }
 
 uint64_t drops(const PortCounters& c)
@@ -232,6 +269,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     setup(sw);
     uint64_t now = 1000000000ull;
     std::map<uint32_t, uint64_t> received;
+    Twin fast(true), slow(false);
+    std::pair<size_t, size_t> seen;
 
     size_t pos = 0;
     while (pos + 3 <= size) {
@@ -249,6 +288,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
         if (selector & 0x80) {
             now += 2000000000ull;
             sw.tick(now);
+            fast.sw.tick(now);
+            slow.sw.tick(now);
         } else {
             now += 1000;
         }
@@ -262,6 +303,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
             before = *c;
         size_t delivered_before = sink.got.size();
         sw.receive(id, frame, now);
+        fast.sw.receive(id, frame, now);
+        slow.sw.receive(id, frame, now);
+        check_same(fast, slow, seen);
 
         if (info == ports().end()) {
             check(sink.got.size() == delivered_before); // an unknown port's frame goes nowhere
@@ -298,5 +342,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     for (const auto& [id, info] : ports())
         check(sw.counters(id)->tx_frames == sink.per_port[id]);
     sw.tick(now + 7200 * 1000000000ull);
+    fast.sw.tick(now + 7200 * 1000000000ull);
+    slow.sw.tick(now + 7200 * 1000000000ull);
+    check_same(fast, slow, seen);
     return 0;
 }

@@ -1,11 +1,18 @@
 // Two real guests on Bulwark's switch (issue 5): DHCP gives each its assigned address; they
 // ping only when the policy allows it; a spoofed source is dropped; a crafted payload raises an
 // IDS alert and, under a drop rule, never arrives; quarantine cuts a guest off and release
-// restores it; the quarantine survives a switch crash and a daemon restart.
+// restores it; the quarantine survives a switch crash and a daemon restart; with an uplink
+// (passt) a guest reaches a server on the host's network when, and only when, the policy says.
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <netinet/in.h>
 #include <sstream>
 #include <thread>
 
@@ -96,6 +103,98 @@ protected:
 
     Harness h;
     std::string web_ip, db_ip;
+};
+
+// The host's own address toward its default route: a server there is "outside" for a guest
+// behind passt, reached through a real socket of the host's.
+std::string host_address()
+{
+    auto r = run({ "ip", "-4", "-o", "route", "get", "198.51.100.1" });
+    auto at = r.output.find(" src ");
+    if (r.code != 0 || at == std::string::npos)
+        return {};
+    std::string rest = r.output.substr(at + 5);
+    return rest.substr(0, rest.find(' '));
+}
+
+// A TCP server on the host: records what each connection sent and from where, answers "pong".
+class HostServer {
+public:
+    explicit HostServer(const std::string& address)
+    {
+        m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a {};
+        a.sin_family = AF_INET;
+        ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
+        int one = 1;
+        ::setsockopt(m_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(m_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(m_fd, 8) == 0) {
+            socklen_t len = sizeof a;
+            ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&a), &len);
+            m_port = ntohs(a.sin_port);
+        }
+        m_thread = std::thread([this] { serve(); });
+    }
+    ~HostServer()
+    {
+        m_stop = true;
+        m_thread.join();
+        ::close(m_fd);
+    }
+    int port() const { return m_port; }
+    std::string received()
+    {
+        std::lock_guard lock(m_mutex);
+        return m_received;
+    }
+    std::string peers()
+    {
+        std::lock_guard lock(m_mutex);
+        return m_peers;
+    }
+
+private:
+    void serve()
+    {
+        while (!m_stop) {
+            pollfd p { m_fd, POLLIN, 0 };
+            if (::poll(&p, 1, 100) <= 0)
+                continue;
+            sockaddr_in peer {};
+            socklen_t len = sizeof peer;
+            int c = ::accept4(m_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            char text[INET_ADDRSTRLEN] {};
+            ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+            std::string got;
+            char buf[1024];
+            for (int i = 0; i < 30; ++i) {
+                pollfd q { c, POLLIN, 0 };
+                if (::poll(&q, 1, 100) <= 0) {
+                    if (!got.empty())
+                        break;
+                    continue;
+                }
+                ssize_t n = ::read(c, buf, sizeof buf);
+                if (n <= 0)
+                    break;
+                got.append(buf, static_cast<std::size_t>(n));
+            }
+            (void)!::write(c, "pong-from-host\n", 15);
+            ::close(c);
+            std::lock_guard lock(m_mutex);
+            m_received += got;
+            m_peers += std::string(text) + "\n";
+        }
+    }
+
+    int m_fd = -1;
+    int m_port = 0;
+    std::atomic<bool> m_stop { false };
+    std::mutex m_mutex;
+    std::string m_received, m_peers;
+    std::thread m_thread;
 };
 
 const char* k_icmp_web_to_db = R"(
@@ -251,4 +350,112 @@ TEST_F(Network, QuarantineCutsOffAndSurvivesSwitchAndDaemonRestarts)
     // Both were audited.
     auto audit = h.cli({ "audit", "tail", "-n", "50" });
     EXPECT_NE(audit.output.find("vm.quarantine"), std::string::npos) << audit.output;
+}
+
+TEST_F(Network, UplinkReachesTheHostsNetworkOnlyWhereThePolicySays)
+{
+    std::string host = host_address();
+    ASSERT_FALSE(host.empty()) << "this host has no IPv4 default route to test an uplink against";
+    HostServer allowed(host), other(host);
+    ASSERT_GT(allowed.port(), 0);
+    ASSERT_GT(other.port(), 0);
+    // The guest keeps its side open for a second, so that the server closes first: Debian 12's
+    // passt does not pass on the server's FIN once the guest has half-closed (docs/network.md).
+    auto send = [&](const std::string& vm, const std::string& text, int port) {
+        return h.guest_sh(vm, "(printf '" + text + "'; sleep 1) | nc -w 3 " + host + " " + std::to_string(port)).output;
+    };
+
+    // Off by default: the guest has a route (the gateway is in every DHCP answer), the switch
+    // has nowhere to send it.
+    EXPECT_EQ(send("web1", "no-uplink-yet", allowed.port()).find("pong"), std::string::npos);
+    EXPECT_EQ(allowed.received().find("no-uplink-yet"), std::string::npos);
+    EXPECT_TRUE(h.cli_json({ "net", "status" })["uplinks"]["running"].empty());
+
+    apply_policy("[uplink]\nsegments = [\"lab\"]\n\n[[allow]]\nname = \"web to the host's service\"\nfrom = { tier = \"web\" }\n"
+                 "outside = [\""
+        + host + "/32\"]\nproto = \"tcp\"\nports = [" + std::to_string(allowed.port()) + "]\n");
+    Json status = h.cli_json({ "net", "status" });
+    ASSERT_EQ(status["uplinks"]["running"].size(), 2u) << status.dump();
+    // Each passt runs confined: its own uid, no capabilities, seccomp, its own user and mount
+    // namespaces (the host's network namespace is the point of it), a cgroup of its own.
+    for (const auto& up : status["uplinks"]["running"]) {
+        std::string proc = "/proc/" + std::to_string(up["pid"].get<int>());
+        auto read = [](const std::string& path) {
+            auto r = sys::read_file(path, 1 << 16);
+            return r.is_ok() ? r.value() : std::string();
+        };
+        std::string st = read(proc + "/status");
+        std::string uid = std::to_string(2000000000 - 2);
+        EXPECT_NE(st.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid), std::string::npos) << st;
+        EXPECT_NE(st.find("CapEff:\t0000000000000000"), std::string::npos) << st;
+        EXPECT_NE(st.find("Seccomp:\t2"), std::string::npos) << st;
+        for (const char* ns : { "user", "mnt" }) {
+            char ours[128] {}, their[128] {};
+            ASSERT_GT(::readlink((proc + "/ns/" + ns).c_str(), their, sizeof their - 1), 0);
+            ASSERT_GT(::readlink((std::string("/proc/self/ns/") + ns).c_str(), ours, sizeof ours - 1), 0);
+            EXPECT_STRNE(their, ours) << ns;
+        }
+        EXPECT_NE(read(proc + "/cgroup").find("/uplink-"), std::string::npos) << read(proc + "/cgroup");
+    }
+    Json shown = h.cli_json({ "net", "policy", "show" });
+    EXPECT_NE(shown.dump().find(host + "/32"), std::string::npos) << shown.dump();
+
+    // Allowed: the bytes arrive from the host's own address (passt's socket), the answer
+    // comes back to the guest.
+    std::string answer = send("web1", "hello-from-web1", allowed.port());
+    EXPECT_NE(answer.find("pong-from-host"), std::string::npos) << answer;
+    EXPECT_NE(allowed.received().find("hello-from-web1"), std::string::npos);
+    EXPECT_NE(allowed.peers().find(host), std::string::npos) << allowed.peers();
+    // The uplink's own traffic can be captured: what passt received and sent.
+    std::string pcap = h.dir() + "/uplink.pcap";
+    CliResult captured;
+    std::thread capture([&] { captured = h.cli({ "net", "capture", "web1", "--uplink", "--pcap", pcap, "--seconds", "4" }); });
+    std::this_thread::sleep_for(1s);
+    send("web1", "captured-on-the-uplink", allowed.port());
+    capture.join();
+    ASSERT_EQ(captured.code, 0) << captured.output;
+    auto dump = run({ "tcpdump", "-n", "-A", "-r", pcap, "tcp" });
+    EXPECT_NE(dump.output.find(web_ip + "."), std::string::npos) << dump.output;
+    EXPECT_NE(dump.output.find(host + "." + std::to_string(allowed.port())), std::string::npos) << dump.output;
+    EXPECT_NE(dump.output.find("captured-on-the-uplink"), std::string::npos) << dump.output;
+    auto no_nic = h.cli({ "net", "capture", "web1", "--nic", "1", "--pcap", pcap, "--seconds", "1" });
+    EXPECT_EQ(no_nic.code, 2) << no_nic.output;
+    EXPECT_NE(no_nic.output.find("--nic is 0 to 0"), std::string::npos) << no_nic.output;
+
+    // Not allowed: another port, or a guest the rule does not name.
+    EXPECT_EQ(send("web1", "to-the-wrong-port", other.port()).find("pong"), std::string::npos);
+    EXPECT_EQ(other.received(), "");
+    EXPECT_EQ(send("db1", "hello-from-db1", allowed.port()).find("pong"), std::string::npos);
+    EXPECT_EQ(allowed.received().find("hello-from-db1"), std::string::npos);
+
+    // The IDS sees uplink traffic: a drop rule stops a payload on its way out.
+    apply_rules("drop tcp any any -> any any (msg:\"exfiltration marker\"; content:\"EXFIL-MARKER\"; sid:9000010; rev:1;)\n");
+    send("web1", "EXFIL-MARKER secrets", allowed.port());
+    EXPECT_EQ(allowed.received().find("EXFIL-MARKER"), std::string::npos);
+    EXPECT_TRUE(eve_has("\"signature_id\":9000010")) << eve();
+
+    // Quarantine cuts the uplink too; release restores it.
+    ASSERT_EQ(h.cli({ "vm", "quarantine", "web1" }).code, 0);
+    EXPECT_EQ(send("web1", "from-quarantine", allowed.port()).find("pong"), std::string::npos);
+    EXPECT_EQ(allowed.received().find("from-quarantine"), std::string::npos);
+    ASSERT_EQ(h.cli({ "vm", "quarantine", "web1", "--release" }).code, 0);
+    EXPECT_NE(send("web1", "after-release", allowed.port()).find("pong-from-host"), std::string::npos);
+
+    // A passt that dies is replaced (its guest's next connection works again).
+    status = h.cli_json({ "net", "status" });
+    int pid = status["uplinks"]["running"][0]["pid"].get<int>();
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    bool replaced = false;
+    for (int i = 0; i < 100 && !replaced; ++i) {
+        std::this_thread::sleep_for(100ms);
+        Json s = h.cli_json({ "net", "status" });
+        replaced = s["uplinks"]["running"].size() == 2 && s["uplinks"]["restarts"].get<int>() >= 1;
+    }
+    ASSERT_TRUE(replaced) << h.daemon_log();
+    EXPECT_NE(send("web1", "after-passt-restart", allowed.port()).find("pong-from-host"), std::string::npos);
+
+    // Taking the segment out of [uplink] stops its passt processes.
+    apply_policy(k_icmp_web_to_db);
+    EXPECT_TRUE(h.cli_json({ "net", "status" })["uplinks"]["running"].empty());
+    EXPECT_EQ(send("web1", "uplink-gone", allowed.port()).find("pong"), std::string::npos);
 }
