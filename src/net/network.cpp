@@ -396,11 +396,13 @@ VoidResult Network::start_uplink_locked(const Nic& nic, const std::string& port_
     TRY(sys::open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
     // No DHCP, NDP or router advertisements (the switch answers DHCP), IPv4 only, nothing
     // forwarded inward, and the gateway address not mapped to the host's loopback: the
-    // guest's flows become the host's sockets toward real destinations only.
+    // guest's flows become the host's sockets toward real destinations only. DNS to the
+    // gateway's address goes to the host's resolver (the switch sends it only with
+    // [uplink] dns).
     std::vector<std::string> argv { m_config.passt_binary, "--foreground", "--quiet", "--fd", std::to_string(theirs.get()),
         "--ipv4-only", "--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra", "--no-map-gw", "--tcp-ports", "none", "--udp-ports",
         "none", "--address", nic.ip, "--netmask", std::to_string(subnet->prefix), "--gateway", gateway, "--mac-addr",
-        seg->text(1), "--mtu", "1500", "--log-file", log_path, "--log-size", "1048576" };
+        seg->text(1), "--mtu", "1500", "--dns-forward", gateway, "--log-file", log_path, "--log-size", "1048576" };
     if (::geteuid() == 0) {
         argv.emplace_back("--runas");
         argv.emplace_back(std::to_string(m_config.uplink_uid) + ":" + std::to_string(m_config.uplink_uid));

@@ -316,7 +316,13 @@ Result<SegmentPolicy> parse_segment_policy(const std::string& text, const std::s
         const toml::table* t = node->as_table();
         if (!t)
             return policy_error(source, "[uplink] must be a table", &node->source());
-        TRY(only_keys(*t, { "segments" }, "[uplink]", source));
+        TRY(only_keys(*t, { "segments", "dns" }, "[uplink]", source));
+        if (const toml::node* dns = t->get("dns")) {
+            auto on = dns->value<bool>();
+            if (!on)
+                return policy_error(source, "[uplink] dns must be true or false", &dns->source());
+            policy.uplink_dns = *on;
+        }
         if (const toml::node* segs = t->get("segments")) {
             const toml::array* a = segs->as_array();
             if (!a)
@@ -364,6 +370,8 @@ Json SegmentPolicy::to_json() const
         j["analysis"] = labels_json(analysis.labels);
     if (!uplink_segments.empty())
         j["uplink_segments"] = uplink_segments;
+    if (uplink_dns)
+        j["uplink_dns"] = true;
     return j;
 }
 
@@ -423,6 +431,7 @@ Result<SegmentPolicy> SegmentPolicy::from_json(const Json& j)
         std::sort(p.uplink_segments.begin(), p.uplink_segments.end());
         p.uplink_segments.erase(std::unique(p.uplink_segments.begin(), p.uplink_segments.end()), p.uplink_segments.end());
     }
+    p.uplink_dns = json_bool_or(j, "uplink_dns", false);
     return p;
 }
 

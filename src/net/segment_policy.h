@@ -20,6 +20,8 @@
 //
 //   [uplink]
 //   segments = ["prod"]           # segments whose guests get a port to the host (none by default)
+//   dns = true                    # their guests may ask the gateway's address for DNS (passt
+//                                 # forwards to the host's resolver); off by default
 //
 //   [[allow]]                     # a rule toward the outside names networks instead of `to`
 //   from = { tier = "web" }
@@ -88,6 +90,7 @@ struct SegmentPolicy {
     Selector analysis; // guests allowed to reach quarantined ones
     bool has_analysis = false; // without a [quarantine] table no guest may
     std::vector<std::string> uplink_segments; // sorted, unique
+    bool uplink_dns = false; // DNS to the gateway goes through the uplink to the host's resolver
 
     bool has_uplink(const std::string& segment) const;
 

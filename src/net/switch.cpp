@@ -347,17 +347,25 @@ void Switch::handle(Port& port, const Packet& packet, uint64_t now_ns)
     }
     if (is_dhcp_client_packet(packet)) {
         if (auto request = parse_dhcp_request(packet.payload)) {
-            if (auto answer = dhcp_answer(*request, addressing, port.config.mac, port.config.ip4)) {
+            // With DNS through the uplink, the gateway is the guest's resolver.
+            SegmentAddressing offered = addressing;
+            if (gateway_dns(port))
+                offered.dns = { addressing.server_ip };
+            if (auto answer = dhcp_answer(*request, offered, port.config.mac, port.config.ip4)) {
                 port.counters.dhcp_answers++;
                 deliver(port, *answer, now_ns);
             }
         }
         return; // DHCP to other guests is never forwarded: no rogue servers
     }
-    // To the gateway's MAC: IPv4 for beyond the uplink. The gateway's own address answers ARP
-    // and DHCP only.
+    // To the gateway's MAC: IPv4 for beyond the uplink. The gateway's own address answers ARP,
+    // DHCP and (with [uplink] dns) DNS only: forward_outside checks the port of the whole
+    // datagram.
     bool to_gateway = packet.dst == addressing.server_mac;
-    if (to_gateway && (packet.l3 != L3::Ipv4 || packet.ip_dst == addressing.server_ip)) {
+    bool to_gateway_ip = to_gateway && packet.ip_dst == addressing.server_ip;
+    if (to_gateway
+        && (packet.l3 != L3::Ipv4
+            || (to_gateway_ip && !(gateway_dns(port) && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp || packet.is_fragment))))) {
         port.counters.drop_unknown_dest++;
         return;
     }
@@ -525,6 +533,16 @@ void Switch::inspect_and_deliver(Port& from, Port& to, const Packet& packet, con
     deliver(to, packet.frame, now_ns);
 }
 
+bool Switch::gateway_dns(const Port& guest) const
+{
+    return m_policy.uplink_dns && guest.uplink && m_policy.has_uplink(guest.config.segment);
+}
+
+bool Switch::is_dns(const Packet& packet)
+{
+    return packet.dst_port == 53 && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp);
+}
+
 bool Switch::in_a_segment(const IpAddr& ip) const
 {
     for (const auto& [name, seg] : m_segments) {
@@ -547,7 +565,9 @@ bool Switch::outside_allows_flow(const Port& guest, const Packet& packet, Flow& 
         return flow.verdict == uint8_t(Verdict::Allowed);
     const IpAddr& server = from_guest ? packet.ip_dst : packet.ip_src;
     uint16_t server_port = from_guest ? packet.dst_port : packet.src_port;
-    bool allowed = m_compiled.allows_outside(guest.config.id, server, packet.ip_proto, server_port);
+    bool allowed = server == guest.segment->addressing.server_ip
+        ? gateway_dns(guest) && server_port == 53 && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp)
+        : m_compiled.allows_outside(guest.config.id, server, packet.ip_proto, server_port);
     flow.verdict = uint8_t(allowed ? Verdict::Allowed : Verdict::Denied);
     flow.policy_generation = static_cast<uint32_t>(m_generation);
     return allowed;
@@ -560,8 +580,11 @@ void Switch::forward_outside(Port& from, const Packet& packet, uint64_t now_ns)
         return;
     }
     // Never through the uplink, whatever the policy: the guests' own subnets (the switch does
-    // not route between segments) and the addresses that are nobody's outside.
-    if (in_a_segment(packet.ip_dst) || !outside_address_is_reachable(packet.ip_dst)) {
+    // not route between segments) and the addresses that are nobody's outside; the one
+    // exception is DNS to the gateway's own address, which passt forwards to the host's
+    // resolver.
+    bool dns = packet.ip_dst == from.segment->addressing.server_ip && is_dns(packet) && gateway_dns(from);
+    if (!dns && (in_a_segment(packet.ip_dst) || !outside_address_is_reachable(packet.ip_dst))) {
         from.counters.drop_policy++;
         return;
     }
@@ -609,8 +632,10 @@ void Switch::receive_from_uplink(Port& uplink, std::span<const uint8_t> frame, u
     }
     // From outside, to this guest: an outside source can never pose as a guest (or the host's
     // loopback), and an uplink reaches its own guest only.
-    if (packet.vlan || packet.ip_dst != guest->config.ip4 || in_a_segment(packet.ip_src)
-        || !outside_address_is_reachable(packet.ip_src)) {
+    bool dns_answer = packet.ip_src == guest->segment->addressing.server_ip && packet.src_port == 53
+        && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp) && gateway_dns(*guest);
+    if (packet.vlan || packet.ip_dst != guest->config.ip4
+        || (!dns_answer && (in_a_segment(packet.ip_src) || !outside_address_is_reachable(packet.ip_src)))) {
         uplink.counters.drop_spoofed++;
         return;
     }
@@ -626,7 +651,7 @@ void Switch::receive_from_uplink(Port& uplink, std::span<const uint8_t> frame, u
         return;
     }
     const Packet& datagram = *whole.packet;
-    if (packet.is_fragment && (datagram.ip_dst != guest->config.ip4 || in_a_segment(datagram.ip_src))) {
+    if (packet.is_fragment && (datagram.ip_dst != guest->config.ip4 || (in_a_segment(datagram.ip_src) && !dns_answer))) {
         uplink.counters.drop_spoofed++;
         return;
     }

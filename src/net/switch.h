@@ -3,27 +3,30 @@
 //
 // A frame from a port goes through, in order (docs/network.md):
 //   1. the port's rate limit (frames/s and bytes/s token buckets);
-//   2. decoding (net/packet.h): a malformed frame is counted and dropped;
-//   3. anti-spoofing: the source MAC must be the port's; ARP's sender must be the port's MAC
+//   2. the fast path (net/fast_path.h): a frame of an established flow whose forwarding was
+//      decided before, with nothing it depends on changed since, is delivered at once;
+//   3. decoding (net/packet.h): a malformed frame is counted and dropped;
+//   4. anti-spoofing: the source MAC must be the port's; ARP's sender must be the port's MAC
 //      and address; an IPv4 source must be the port's address, an IPv6 source the port's
 //      address or its link-local one; 802.1Q tags and other ethertypes are dropped;
-//   4. the switch's own services: DHCP (the port's assigned address) and ARP for its address;
-//   5. IP fragments are held until the datagram is whole (net/defrag.h) and inspected whole;
-//   6. destination: learned MAC table within the segment; broadcast and multicast go to every
+//   5. the switch's own services: DHCP (the port's assigned address) and ARP for its address;
+//   6. IP fragments are held until the datagram is whole (net/defrag.h) and inspected whole;
+//   7. destination: learned MAC table within the segment; broadcast and multicast go to every
 //      other port of the segment; unknown unicast is dropped, never flooded;
-//   7. quarantine: a quarantined port reaches, and is reached by, analysis ports only;
-//   8. segmentation: a new flow must be allowed by the policy (net/segment_policy.h); its
+//   8. quarantine: a quarantined port reaches, and is reached by, analysis ports only;
+//   9. segmentation: a new flow must be allowed by the policy (net/segment_policy.h); its
 //      replies pass; a policy change re-checks each flow on its next packet, so flows the new
 //      policy still allows are not dropped;
-//   9. the IDS (ids/engine.h) over the packet and its reassembled TCP stream: drop and reject
+//  10. the IDS (ids/engine.h) over the packet and its reassembled TCP stream: drop and reject
 //      stop the frame (reject also answers the sender), alerts are written as EVE JSON;
-//  10. delivery to the destination ports. (Captures are the worker's: it sees every frame a
+//  11. delivery to the destination ports. (Captures are the worker's: it sees every frame a
 //      port sends and every frame delivered to it.)
 //
 // Uplinks: a guest port on a segment with an uplink has a second, hidden port beside it, the
 // uplink (bulwarkd connects it to a passt process of its own that carries the guest's flows to
 // the host's network). IPv4 a guest sends to the segment's gateway MAC, not to the gateway's own
-// address, goes out through its uplink when the policy's `outside` rules allow the flow; what
+// address, goes out through its uplink when the policy's `outside` rules allow the flow (and,
+// with [uplink] dns, DNS to the gateway's own address, which passt forwards); what
 // the uplink sends back must be addressed to that guest, come from an outside address, and
 // belong to a flow the guest opened (nothing is opened from outside). Both directions pass the
 // quarantine check, the flow tracking and the IDS like guest-to-guest traffic; the uplink's
@@ -165,6 +168,9 @@ private:
     void inspect_and_deliver(Port& from, Port& to, const Packet& packet, const Tracked& tracked, uint64_t now_ns);
     bool outside_allows_flow(const Port& guest, const Packet& packet, Flow& flow, bool guest_is_client, bool from_guest);
     bool in_a_segment(const IpAddr& ip) const;
+    // [uplink] dns: the guest may ask the gateway's address for DNS (through its uplink).
+    bool gateway_dns(const Port& guest) const;
+    static bool is_dns(const Packet& packet);
     bool quarantine_blocks(const Port& a, const Port& b) const;
     bool policy_allows_flow(const Port& from, const Port& to, const Packet& packet, Flow& flow, bool to_server);
     void deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns);

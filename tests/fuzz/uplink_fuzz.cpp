@@ -4,14 +4,16 @@
 // set with drop, reject and alert rules. After every frame:
 //   - every frame that reaches the uplink is IPv4 from the guest's MAC and address, to an
 //     address a rule may open (never loopback, 0/8, multicast, reserved, link-local, or any
-//     segment's subnet), at most the frame size a guest can send;
+//     segment's subnet, except DNS to the gateway's own address), at most the frame size a
+//     guest can send;
 //   - every frame the uplink's traffic gives the guest is readdressed from the gateway's MAC to
 //     the guest's, IPv4 to the guest's address from an outside address, and fits the guest's
-//     link (larger datagrams are fragmented);
+//     link (larger datagrams are fragmented); from the gateway's address only DNS answers;
 //   - the neighbour never receives anything from the uplink, and the uplink nothing from the
 //     neighbour;
 //   - while the guest is quarantined nothing crosses the uplink either way;
-//   - a twin switch with the same ports but no `outside` rule never lets anything cross.
+//   - a twin switch with the same ports but no `outside` rule (and no [uplink] dns) never lets
+//     anything cross.
 //
 // Input layout: chunks of [selector: u8][length: u16 big-endian][length bytes of frame]. Bit 0
 // of the selector picks the sender (0: the guest, 1: the uplink), bit 1 the neighbour instead;
@@ -53,9 +55,10 @@ const MacAddr k_guest_mac { { 0x52, 0x54, 0, 0, 0, 1 } };
 const MacAddr k_neighbour_mac { { 0x52, 0x54, 0, 0, 0, 2 } };
 const IpAddr k_guest_ip = IpAddr::v4(0x0a4d010a); // 10.77.1.10
 const IpAddr k_neighbour_ip = IpAddr::v4(0x0a4d010b); // 10.77.1.11
+const IpAddr k_gateway_ip = IpAddr::v4(0x0a4d0101); // 10.77.1.1
 const Cidr k_segments[] = { { IpAddr::v4(0x0a4d0100), 24 }, { IpAddr::v4(0x0a4d0200), 24 } };
-// Outside sources for bit 6: an allowed server, another, the metadata address, a guest.
-const uint32_t k_outside[] = { 0xc6336407, 0xcb007105, 0xa9fea9fe, 0x0a4d010b };
+// Outside sources for bit 6: an allowed server, another, the metadata address, the gateway.
+const uint32_t k_outside[] = { 0xc6336407, 0xcb007105, 0xa9fea9fe, 0x0a4d0101 };
 
 struct Sink : FrameSink {
     std::vector<std::pair<uint32_t, std::vector<uint8_t>>> got;
@@ -93,6 +96,7 @@ void setup(Switch& sw, bool outside_rules)
     }
     SegmentPolicy policy;
     policy.uplink_segments = { "lab" };
+    policy.uplink_dns = outside_rules; // DNS to the gateway's own address: the one exception below
     AllowRule any;
     policy.allow.push_back(any); // guests may talk to each other
     if (outside_rules) {
@@ -209,7 +213,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
                 check(port != k_neighbour);
                 check(d.packet && d.packet->l3 == L3::Ipv4);
                 check(d.packet->src == k_guest_mac && d.packet->ip_src == k_guest_ip);
-                check(!in_a_segment(d.packet->ip_dst) && outside_address_is_reachable(d.packet->ip_dst));
+                bool dns = d.packet->ip_dst == k_gateway_ip && d.packet->dst_port == 53;
+                check(dns || (!in_a_segment(d.packet->ip_dst) && outside_address_is_reachable(d.packet->ip_dst)));
                 check(out.size() <= k_max_frame || port == k_uplink);
             } else if (port == k_uplink) {
                 check(!quarantined);
@@ -218,7 +223,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
                 check(d.packet && d.packet->l3 == L3::Ipv4);
                 check(d.packet->dst == k_guest_mac && d.packet->src == k_gateway_mac);
                 check(d.packet->ip_dst == k_guest_ip);
-                check(!in_a_segment(d.packet->ip_src) && outside_address_is_reachable(d.packet->ip_src));
+                bool dns = d.packet->ip_src == k_gateway_ip && (d.packet->src_port == 53 || d.packet->is_fragment);
+                check(dns || (!in_a_segment(d.packet->ip_src) && outside_address_is_reachable(d.packet->ip_src)));
             }
         }
     }

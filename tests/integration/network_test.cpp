@@ -3,6 +3,7 @@
 // IDS alert and, under a drop rule, never arrives; quarantine cuts a guest off and release
 // restores it; the quarantine survives a switch crash and a daemon restart; with an uplink
 // (passt) a guest reaches a server on the host's network when, and only when, the policy says.
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -371,7 +372,8 @@ TEST_F(Network, UplinkReachesTheHostsNetworkOnlyWhereThePolicySays)
     EXPECT_EQ(allowed.received().find("no-uplink-yet"), std::string::npos);
     EXPECT_TRUE(h.cli_json({ "net", "status" })["uplinks"]["running"].empty());
 
-    apply_policy("[uplink]\nsegments = [\"lab\"]\n\n[[allow]]\nname = \"web to the host's service\"\nfrom = { tier = \"web\" }\n"
+    apply_policy("[uplink]\nsegments = [\"lab\"]\ndns = true\n\n[[allow]]\nname = \"web to the host's service\"\nfrom = { tier = "
+                 "\"web\" }\n"
                  "outside = [\""
         + host + "/32\"]\nproto = \"tcp\"\nports = [" + std::to_string(allowed.port()) + "]\n");
     Json status = h.cli_json({ "net", "status" });
@@ -421,6 +423,17 @@ TEST_F(Network, UplinkReachesTheHostsNetworkOnlyWhereThePolicySays)
     auto no_nic = h.cli({ "net", "capture", "web1", "--nic", "1", "--pcap", pcap, "--seconds", "1" });
     EXPECT_EQ(no_nic.code, 2) << no_nic.output;
     EXPECT_NE(no_nic.output.find("--nic is 0 to 0"), std::string::npos) << no_nic.output;
+
+    // DNS: the gateway's address answers through passt from the host's own resolver, so a
+    // name the host resolves the guest resolves too.
+    if (::gethostbyname("deb.debian.org") != nullptr) {
+        std::string gateway = web_ip.substr(0, web_ip.rfind('.')) + ".1";
+        auto looked_up = h.guest_sh("web1", "nslookup deb.debian.org " + gateway);
+        EXPECT_EQ(looked_up.code, 0) << looked_up.output;
+        EXPECT_NE(looked_up.output.find("Address"), std::string::npos) << looked_up.output;
+    } else {
+        std::cerr << "note: this host cannot resolve deb.debian.org, so the guest's DNS was not tried\n";
+    }
 
     // Not allowed: another port, or a guest the rule does not name.
     EXPECT_EQ(send("web1", "to-the-wrong-port", other.port()).find("pong"), std::string::npos);

@@ -379,3 +379,74 @@ TEST_F(UplinkTest, RemovingEitherSideUnhooksTheOther)
     auto status = sw.status();
     EXPECT_TRUE(status["ports"][std::to_string(web_uplink)]["uplink_of"].is_null());
 }
+
+TEST_F(UplinkTest, DnsToTheGatewayOnlyWithUplinkDns)
+{
+    IpAddr gateway = ip("10.77.1.1");
+    auto query = [&](uint8_t proto_is_tcp) {
+        sink.clear();
+        if (proto_is_tcp)
+            send(web_port, tcp_frame(web, Endpoint { k_gateway_mac, gateway }, 41000, 53, 1, 0, k_syn, {}));
+        else
+            send(web_port, udp_frame(web, Endpoint { k_gateway_mac, gateway }, 41000, 53, bytes("q")));
+        return sink.count(web_uplink) == 1;
+    };
+    auto answer = [&](uint16_t sport) {
+        sink.clear();
+        send(web_uplink, udp_frame(Endpoint { k_passt_mac, gateway }, web, sport, 41000, bytes("a")));
+        return sink.count(web_port) == 1;
+    };
+    // Off by default: the gateway answers ARP and DHCP only, and nothing from the gateway's
+    // address comes in.
+    EXPECT_FALSE(query(false));
+    EXPECT_FALSE(answer(53));
+
+    std::string with_dns = k_policy;
+    with_dns.replace(with_dns.find("segments = [\"lab\"]"), 18, "segments = [\"lab\"]\ndns = true");
+    policy(with_dns);
+    EXPECT_TRUE(query(false));
+    EXPECT_TRUE(answer(53)) << "the resolver's answer, forwarded by passt from the gateway's address";
+    EXPECT_FALSE(answer(5353)) << "the gateway's address is an outside source for DNS answers only";
+    EXPECT_TRUE(query(true)) << "DNS over TCP";
+    sink.clear();
+    send(web_port, udp_frame(web, Endpoint { k_gateway_mac, gateway }, 41000, 123, bytes("ntp")));
+    EXPECT_EQ(sink.count(web_uplink), 0u) << "only port 53 of the gateway";
+    sink.clear();
+    send(db_port, udp_frame(db, Endpoint { k_gateway_mac, gateway }, 41000, 53, bytes("q")));
+    EXPECT_TRUE(sink.got.empty()) << "a guest without an uplink has no resolver there";
+    ASSERT_TRUE(sw.set_quarantine(web_port, true).is_ok());
+    EXPECT_FALSE(query(false)) << "quarantine cuts DNS too";
+    ASSERT_TRUE(sw.set_quarantine(web_port, false).is_ok());
+
+    // DHCP names the gateway as the resolver only with dns = true.
+    auto dns_option = [&]() -> std::optional<IpAddr> {
+        std::vector<uint8_t> b(240, 0);
+        b[0] = 1, b[1] = 1, b[2] = 6;
+        std::copy(web.mac.bytes.begin(), web.mac.bytes.end(), b.begin() + 28);
+        b[236] = 99, b[237] = 130, b[238] = 83, b[239] = 99;
+        b.insert(b.end(), { 53, 1, 1, 255 });
+        sink.clear();
+        send(web_port,
+            udp_frame(Endpoint { web.mac, ip("0.0.0.0") },
+                Endpoint { MacAddr { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } }, ip("255.255.255.255") }, 68, 67, b));
+        EXPECT_EQ(sink.count(web_port), 1u);
+        auto offer = decode_frame(sink.got[web_port].at(0));
+        std::span<const uint8_t> options = offer.packet->payload.subspan(240);
+        for (std::size_t i = 0; i + 1 < options.size() && options[i] != 255;) {
+            if (options[i] == 0) {
+                ++i;
+                continue;
+            }
+            if (options[i] == 6 && options[i + 1] >= 4) {
+                IpAddr a;
+                std::copy_n(options.begin() + static_cast<std::ptrdiff_t>(i) + 2, 4, a.bytes.begin());
+                return a;
+            }
+            i += 2 + options[i + 1];
+        }
+        return std::nullopt;
+    };
+    EXPECT_EQ(dns_option(), std::optional<IpAddr>(gateway));
+    policy(k_policy);
+    EXPECT_EQ(dns_option(), std::nullopt);
+}
