@@ -150,6 +150,10 @@ Result<std::vector<Cidr>> networks_at(const toml::node& node, const std::string&
     return out;
 }
 
+// Does an entry for (proto, ports) let a flow of ip_proto to dst_port open? Ports count for TCP
+// and UDP only.
+bool opens(Proto proto, PortRange ports, uint8_t ip_proto, uint16_t dst_port);
+
 // "tcp/5432", "udp/8000-8080", "icmp".
 std::string describe(Proto proto, PortRange ports)
 {
@@ -175,6 +179,12 @@ bool proto_matches(Proto proto, uint8_t ip_proto)
         return ip_proto == ipproto::icmp || ip_proto == ipproto::icmpv6;
     }
     return false;
+}
+
+bool opens(Proto proto, PortRange ports, uint8_t ip_proto, uint16_t dst_port)
+{
+    bool has_ports = ip_proto == ipproto::tcp || ip_proto == ipproto::udp;
+    return proto_matches(proto, ip_proto) && (!has_ports || (dst_port >= ports.lo && dst_port <= ports.hi));
 }
 
 } // namespace
@@ -492,11 +502,8 @@ bool CompiledPolicy::allows(uint32_t src, uint32_t dst, uint8_t ip_proto, uint16
     auto it = m_pairs.find(key(src, dst));
     if (it == m_pairs.end())
         return false;
-    bool has_ports = ip_proto == ipproto::tcp || ip_proto == ipproto::udp;
     for (const auto& e : it->second) {
-        if (!proto_matches(e.proto, ip_proto))
-            continue;
-        if (has_ports && (dst_port < e.ports.lo || dst_port > e.ports.hi))
+        if (!opens(e.proto, e.ports, ip_proto, dst_port))
             continue;
         if (rule)
             *rule = m_rule_names[e.rule];
@@ -526,11 +533,8 @@ bool CompiledPolicy::allows_outside(uint32_t src, const IpAddr& dst, uint8_t ip_
     // Link-local addresses (169.254.0.0/16, where cloud metadata services answer) only for a
     // rule that names a network inside that range, never by way of 0.0.0.0/0.
     bool link_local = (dst.v4_host_order() >> 16) == 0xa9fe;
-    bool has_ports = ip_proto == ipproto::tcp || ip_proto == ipproto::udp;
     for (const auto& e : it->second) {
-        if (!proto_matches(e.proto, ip_proto) || !e.network.contains(dst) || (link_local && e.network.prefix < 16))
-            continue;
-        if (has_ports && (dst_port < e.ports.lo || dst_port > e.ports.hi))
+        if (!opens(e.proto, e.ports, ip_proto, dst_port) || !e.network.contains(dst) || (link_local && e.network.prefix < 16))
             continue;
         if (rule)
             *rule = m_rule_names[e.rule];
