@@ -467,6 +467,33 @@ TEST_F(Network, UplinkReachesTheHostsNetworkOnlyWhereThePolicySays)
     ASSERT_TRUE(replaced) << h.daemon_log();
     EXPECT_NE(send("web1", "after-passt-restart", allowed.port()).find("pong-from-host"), std::string::npos);
 
+    // The daemon is killed: the old switch sees its control socket close and exits, the old
+    // passt processes end with their sockets (nothing is left behind), and the next daemon
+    // starts the uplinks again from the stored policy.
+    std::vector<int> old_pids;
+    Json before = h.cli_json({ "net", "status" });
+    for (const auto& up : before["uplinks"]["running"])
+        old_pids.push_back(up["pid"].get<int>());
+    h.crash_daemon();
+    h.start_daemon();
+    Json after = h.cli_json({ "net", "status" });
+    ASSERT_EQ(after["uplinks"]["running"].size(), 2u) << after.dump();
+    for (int pid : old_pids) {
+        bool gone = false;
+        for (int i = 0; i < 50 && !gone; ++i) {
+            std::string stat;
+            if (auto r = sys::read_file("/proc/" + std::to_string(pid) + "/stat", 4096); r.is_ok())
+                stat = r.value();
+            // Gone, or a zombie waiting for its new parent to reap it.
+            gone = stat.empty() || stat.find(") Z ") != std::string::npos
+                || after.dump().find("\"pid\":" + std::to_string(pid) + ",") != std::string::npos; // reused
+            if (!gone)
+                std::this_thread::sleep_for(100ms);
+        }
+        EXPECT_TRUE(gone) << "passt " << pid << " outlived its switch";
+    }
+    EXPECT_NE(send("web1", "after-daemon-restart", allowed.port()).find("pong-from-host"), std::string::npos);
+
     // Taking the segment out of [uplink] stops its passt processes.
     apply_policy(k_icmp_web_to_db);
     EXPECT_TRUE(h.cli_json({ "net", "status" })["uplinks"]["running"].empty());
