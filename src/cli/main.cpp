@@ -256,7 +256,7 @@ int main(int argc, char** argv)
     vm_events->add_option("name", vm_name, "only this guest");
     vm_events->add_option("-n,--count", ev_count, "how many (default 20)");
     std::vector<std::string> vm_nets;
-    vm_create->add_option("--net", vm_nets, "a NIC on segment SEGMENT, with labels for the policy: SEGMENT[,label=KEY=VALUE]... (repeatable)");
+    vm_create->add_option("--net", vm_nets, "a NIC on segment SEGMENT, with labels for the policy and optional rate limits: SEGMENT[,label=KEY=VALUE]...[,fps=N][,mbit=N] (repeatable)");
     NetCommands net;
     add_net_commands(app, *vm, net);
 

@@ -73,8 +73,31 @@ std::string random_mac(uint8_t first)
 
 Json Nic::to_json() const
 {
-    return { { "index", index }, { "segment", segment }, { "mac", mac }, { "ip", ip }, { "labels", labels_json(labels) } };
+    Json j { { "index", index }, { "segment", segment }, { "mac", mac }, { "ip", ip }, { "labels", labels_json(labels) } };
+    if (max_fps)
+        j["max_fps"] = *max_fps;
+    if (max_bps)
+        j["max_bps"] = *max_bps;
+    return j;
 }
+
+namespace {
+
+// "fps=N" / "mbit=N": a non-negative decimal within [0, max].
+std::optional<int64_t> limit_value(const std::string& text, int64_t max)
+{
+    if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    int64_t v = std::stoll(text);
+    return v <= max ? std::optional<int64_t>(v) : std::nullopt;
+}
+
+SqlValue optional_value(const std::optional<int64_t>& v)
+{
+    return v ? SqlValue(*v) : SqlValue(nullptr);
+}
+
+} // namespace
 
 Result<NicRequest> parse_nic_request(const std::string& text)
 {
@@ -93,8 +116,20 @@ Result<NicRequest> parse_nic_request(const std::string& text)
             first = false;
         } else if (part.rfind("label=", 0) == 0) {
             r.labels = TRY_CTX(parse_label(part.substr(6), std::move(r.labels)), "--net '" + text + "'");
+        } else if (part.rfind("fps=", 0) == 0) {
+            r.max_fps = limit_value(part.substr(4), k_max_nic_fps);
+            if (!r.max_fps)
+                return Error(ErrorKind::InvalidArgument,
+                    "--net '" + text + "': fps is frames per second, 0 (no limit) to " + std::to_string(k_max_nic_fps));
+        } else if (part.rfind("mbit=", 0) == 0) {
+            auto mbit = limit_value(part.substr(5), k_max_nic_mbit);
+            if (!mbit)
+                return Error(ErrorKind::InvalidArgument,
+                    "--net '" + text + "': mbit is megabits per second, 0 (no limit) to " + std::to_string(k_max_nic_mbit));
+            r.max_bps = *mbit * 125000;
         } else {
-            return Error(ErrorKind::InvalidArgument, "--net '" + text + "': expected SEGMENT[,label=KEY=VALUE]...");
+            return Error(
+                ErrorKind::InvalidArgument, "--net '" + text + "': expected SEGMENT[,label=KEY=VALUE]...[,fps=N][,mbit=N]");
         }
         if (comma == std::string::npos)
             break;
@@ -180,9 +215,11 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
         }
         if (mac.empty())
             return Error(ErrorKind::Internal, "could not find a free MAC address");
-        Nic nic { vm_id, static_cast<int64_t>(i), req.segment, mac, ip, req.labels };
-        TRY(m_db.exec("INSERT INTO vm_nics (vm_id, idx, segment, mac, ip, labels) VALUES (?, ?, ?, ?, ?, ?)",
-            { vm_id, nic.index, nic.segment, nic.mac, nic.ip, json_dump(labels_json(nic.labels)) }));
+        Nic nic { vm_id, static_cast<int64_t>(i), req.segment, mac, ip, req.labels, req.max_fps, req.max_bps };
+        TRY(m_db.exec(
+            "INSERT INTO vm_nics (vm_id, idx, segment, mac, ip, labels, max_fps, max_bps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            { vm_id, nic.index, nic.segment, nic.mac, nic.ip, json_dump(labels_json(nic.labels)), optional_value(nic.max_fps),
+                optional_value(nic.max_bps) }));
         out.push_back(std::move(nic));
     }
     return out;
@@ -191,9 +228,15 @@ Result<std::vector<Nic>> Network::add_nics(int64_t vm_id, const std::vector<NicR
 Result<std::vector<Nic>> Network::nics(int64_t vm_id)
 {
     std::vector<Nic> out;
-    for (const auto& r :
-        TRY(m_db.query("SELECT idx, segment, mac, ip, labels FROM vm_nics WHERE vm_id = ? ORDER BY idx", { vm_id })))
-        out.push_back({ vm_id, r.integer(0), r.text(1), r.text(2), r.text(3), TRY(labels_from_text(r.text(4))) });
+    for (const auto& r : TRY(m_db.query(
+             "SELECT idx, segment, mac, ip, labels, max_fps, max_bps FROM vm_nics WHERE vm_id = ? ORDER BY idx", { vm_id }))) {
+        Nic nic { vm_id, r.integer(0), r.text(1), r.text(2), r.text(3), TRY(labels_from_text(r.text(4))) };
+        if (!r.is_null(5))
+            nic.max_fps = r.integer(5);
+        if (!r.is_null(6))
+            nic.max_bps = r.integer(6);
+        out.push_back(std::move(nic));
+    }
     return out;
 }
 
@@ -337,6 +380,10 @@ VoidResult Network::attach_locked(int64_t vm_id, const std::string& vm_name)
         std::string name = nic.index == 0 ? vm_name : vm_name + "." + std::to_string(nic.index);
         Json port { { "op", "port_add" }, { "id", nic.port_id() }, { "name", name }, { "segment", nic.segment },
             { "mac", nic.mac }, { "ip", nic.ip }, { "labels", labels_json(nic.labels) }, { "quarantined", q } };
+        if (nic.max_fps)
+            port["max_fps"] = *nic.max_fps;
+        if (nic.max_bps)
+            port["max_bps"] = *nic.max_bps;
         TRY(request_locked(port, { sock.get() }));
     }
     m_attached[vm_id] = vm_name;

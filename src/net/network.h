@@ -41,11 +41,18 @@ namespace net {
 
 inline constexpr int64_t k_max_nics = 8;
 
+// Per-NIC rate limits `vm create --net` may set (the switch's defaults otherwise: 20,000
+// frames/s and 50 MiB/s); 0 turns a limit off.
+inline constexpr int64_t k_max_nic_fps = 10'000'000;
+inline constexpr int64_t k_max_nic_mbit = 100'000;
+
 struct NicRequest {
     std::string segment;
     Labels labels;
+    std::optional<int64_t> max_fps; // frames/s
+    std::optional<int64_t> max_bps; // bytes/s
 };
-// "SEGMENT[,label=K=V]..." as `vm create --net` takes it.
+// "SEGMENT[,label=K=V][,fps=N][,mbit=N]..." as `vm create --net` takes it.
 Result<NicRequest> parse_nic_request(const std::string& text);
 
 struct Nic {
@@ -55,6 +62,7 @@ struct Nic {
     std::string mac;
     std::string ip;
     Labels labels;
+    std::optional<int64_t> max_fps, max_bps; // unset: the switch's defaults
     uint32_t port_id() const { return static_cast<uint32_t>(vm_id * 16 + index); }
     // The switch port of the NIC's uplink (index < k_max_nics, so it stays in the guest's 16).
     uint32_t uplink_port_id() const { return port_id() + static_cast<uint32_t>(k_max_nics); }

@@ -690,6 +690,8 @@ Json Switch::status() const
         j["mac"] = p->config.mac.to_string();
         j["ip"] = p->config.ip4.to_string();
         j["quarantined"] = p->config.quarantined;
+        j["max_fps"] = p->config.max_frames_per_second;
+        j["max_bps"] = p->config.max_bytes_per_second;
         if (p->is_uplink) {
             j["uplink_of"] = p->owner ? Json(p->owner->config.id) : Json(nullptr);
             j.erase("quarantined");

@@ -155,6 +155,11 @@ static const char* const k_migrations[] = {
     );
     ALTER TABLE vms ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 5: per-NIC rate limits (NULL: the switch's defaults).
+    R"sql(
+    ALTER TABLE vm_nics ADD COLUMN max_fps INTEGER;
+    ALTER TABLE vm_nics ADD COLUMN max_bps INTEGER;
+    )sql",
 };
 
 Result<std::unique_ptr<Db>> Db::open(const std::string& path)

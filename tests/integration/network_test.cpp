@@ -33,7 +33,7 @@ protected:
         h.start_daemon();
         h.import_demo();
         boot("web1", "tier=web");
-        boot("db1", "tier=db");
+        boot("db1", "tier=db,fps=5000,mbit=100");
         web_ip = ip_of("web1");
         db_ip = ip_of("db1");
     }
@@ -215,6 +215,14 @@ TEST_F(Network, DhcpAssignsTheAddressesBulwarkdChose)
     r = h.guest_sh("db1", "ip -4 -o addr show dev eth0");
     EXPECT_NE(r.output.find(db_ip + "/24"), std::string::npos) << r.output;
     EXPECT_NE(web_ip, db_ip);
+    // db1 was created with its own rate limits (`--net lab,...,fps=5000,mbit=100`); web1 has
+    // the switch's defaults.
+    Json nic = h.cli_json({ "vm", "show", "db1" })["nics"][0];
+    EXPECT_EQ(nic.value("max_fps", 0), 5000) << nic.dump();
+    EXPECT_EQ(nic.value("max_bps", 0), 12500000) << nic.dump();
+    EXPECT_EQ(port_counters("db1").value("max_fps", 0), 5000);
+    EXPECT_EQ(port_counters("db1").value("max_bps", 0), 12500000);
+    EXPECT_EQ(port_counters("web1").value("max_fps", 0), 20000);
 }
 
 TEST_F(Network, PolicyDecidesWhoMayPingWhomAndSpoofingIsDropped)

@@ -49,12 +49,12 @@ TEST(Db, MigrationsAndSchemaVersion)
         {
             auto db = open_db(dir);
             ASSERT_TRUE(db);
-            EXPECT_EQ(db->schema_version(), 4);
+            EXPECT_EQ(db->schema_version(), 5);
             ASSERT_TRUE(is_ok(insert_image(*db, "kept")));
         }
         auto db = open_db(dir);  // reopen: no migration runs twice, data survives
         ASSERT_TRUE(db);
-        EXPECT_EQ(db->schema_version(), 4);
+        EXPECT_EQ(db->schema_version(), 5);
         auto row = db->query_one("SELECT name FROM images");
         ASSERT_TRUE(is_ok(row));
         ASSERT_TRUE(row.value().has_value());

@@ -8,6 +8,7 @@
 #include "ids/rule_parser.h"
 #include "net/dhcp.h"
 #include "net/frame_builder.h"
+#include "net/network.h"
 #include "net/switch.h"
 
 using namespace bulwark;
@@ -447,4 +448,27 @@ TEST(NicRequest, ParsesSegmentAndLabels)
     EXPECT_EQ(r.value().at("tier"), "web");
     EXPECT_TRUE(parse_label("tier", {}).is_error());
     EXPECT_TRUE(parse_label("t=a b", {}).is_error());
+}
+
+TEST(NicRequest, ParsesRateLimitsAndRefusesBadOnes)
+{
+    auto r = net::parse_nic_request("lab,label=tier=web,fps=5000,mbit=100");
+    ASSERT_TRUE(r.is_ok()) << r.error().message();
+    EXPECT_EQ(r.value().segment, "lab");
+    EXPECT_EQ(r.value().labels.at("tier"), "web");
+    EXPECT_EQ(r.value().max_fps, std::optional<int64_t>(5000));
+    EXPECT_EQ(r.value().max_bps, std::optional<int64_t>(100 * 125000));
+    auto plain = net::parse_nic_request("lab");
+    ASSERT_TRUE(plain.is_ok());
+    EXPECT_FALSE(plain.value().max_fps);
+    EXPECT_FALSE(plain.value().max_bps);
+    auto off = net::parse_nic_request("lab,fps=0");
+    ASSERT_TRUE(off.is_ok());
+    EXPECT_EQ(off.value().max_fps, std::optional<int64_t>(0)) << "0 turns the limit off";
+    for (const char* bad : { "lab,fps=", "lab,fps=-1", "lab,fps=1e6", "lab,fps=10000001", "lab,mbit=100001",
+             "lab,mbit=99999999999999", "lab,rate=5", "lab,fps=5 " }) {
+        auto e = net::parse_nic_request(bad);
+        EXPECT_TRUE(e.is_error()) << bad;
+    }
+    EXPECT_NE(net::parse_nic_request("lab,fps=x").error().message().find("frames per second"), std::string::npos);
 }
