@@ -258,7 +258,7 @@ VoidResult Network::start_worker_locked()
     Fd status_read, status_write;
     jail::CgroupLayout layout;
     if (m_config.jailed) {
-        layout = TRY(jail::detect_cgroups());
+        layout = TRY(cgroups_locked());
         jail::JailSpec spec;
         spec.name = "switch";
         spec.uid = spec.gid = m_config.uid;
@@ -393,6 +393,13 @@ VoidResult Network::attach_locked(int64_t vm_id, const std::string& vm_name)
     return {};
 }
 
+Result<jail::CgroupLayout> Network::cgroups_locked()
+{
+    if (!m_cgroups)
+        m_cgroups = TRY(jail::detect_cgroups());
+    return *m_cgroups;
+}
+
 Result<std::vector<std::string>> Network::uplink_segments_locked()
 {
     if (m_uplink_segments)
@@ -468,16 +475,14 @@ VoidResult Network::start_uplink_locked(const Nic& nic, const std::string& port_
     if (m_config.jailed) {
         // passt does not fork in the foreground, so joining right after the start holds all of
         // it: a few MiB of buffers and one process.
-        auto layout = jail::detect_cgroups();
-        std::string path = uplink_cgroup(m_config.home, id);
-        VoidResult placed = layout.is_error() ? VoidResult(layout.error()) : VoidResult {};
-        if (placed.is_ok()) {
-            (void)jail::cgroup_destroy(layout.value(), path);
-            placed = jail::cgroup_create(layout.value(), path, jail::Limits { 256ull << 20, 100, 4 });
-        }
-        if (placed.is_ok())
-            placed = jail::cgroup_join(layout.value(), path, up.pid);
-        if (placed.is_error()) {
+        auto confine = [&]() -> VoidResult {
+            auto layout = TRY(cgroups_locked());
+            std::string path = uplink_cgroup(m_config.home, id);
+            (void)jail::cgroup_destroy(layout, path);
+            TRY(jail::cgroup_create(layout, path, jail::Limits { 256ull << 20, 100, 4 }));
+            return jail::cgroup_join(layout, path, up.pid);
+        };
+        if (auto placed = confine(); placed.is_error()) {
             kill();
             return Error(placed.error().kind(), "cannot confine passt: " + placed.error().message());
         }
@@ -503,7 +508,7 @@ void Network::stop_uplink_locked(uint32_t id, bool tell_switch)
     (void)pidfd_wait(it->second.pidfd.get());
     m_uplinks.erase(it);
     if (m_config.jailed) {
-        if (auto layout = jail::detect_cgroups(); layout.is_ok())
+        if (auto layout = cgroups_locked(); layout.is_ok())
             (void)jail::cgroup_destroy(layout.value(), uplink_cgroup(m_config.home, id));
     }
 }

@@ -31,6 +31,7 @@
 #include "base/json.h"
 #include "base/result.h"
 #include "base/socket.h"
+#include "jail/cgroup.h"
 #include "net/segment_policy.h"
 
 namespace bulwark {
@@ -150,6 +151,8 @@ private:
     // Starts the uplinks the policy wants for the attached guests and stops the others.
     void reconcile_uplinks_locked();
     Result<uint32_t> capture_port(int64_t vm_id, int64_t nic, bool uplink);
+    // The host's cgroup layout, found once (the worker's and every passt's start need it).
+    Result<jail::CgroupLayout> cgroups_locked();
 
     Db& m_db;
     NetworkConfig m_config;
@@ -165,6 +168,7 @@ private:
     std::map<uint32_t, Uplink> m_uplinks; // by uplink port id
     std::map<uint32_t, UplinkRetry> m_uplink_retries; // uplinks waiting to be started again
     std::optional<std::vector<std::string>> m_uplink_segments; // sorted
+    std::optional<jail::CgroupLayout> m_cgroups;
     uint64_t m_uplink_restarts = 0;
 };
 

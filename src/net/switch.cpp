@@ -364,8 +364,7 @@ void Switch::handle(Port& port, const Packet& packet, uint64_t now_ns)
     bool to_gateway = packet.dst == addressing.server_mac;
     bool to_gateway_ip = to_gateway && packet.ip_dst == addressing.server_ip;
     if (to_gateway
-        && (packet.l3 != L3::Ipv4
-            || (to_gateway_ip && !(gateway_dns(port) && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp || packet.is_fragment))))) {
+        && (packet.l3 != L3::Ipv4 || (to_gateway_ip && !(gateway_dns(port) && (has_ports(packet) || packet.is_fragment))))) {
         port.counters.drop_unknown_dest++;
         return;
     }
@@ -538,9 +537,9 @@ bool Switch::gateway_dns(const Port& guest) const
     return m_policy.uplink_dns && guest.uplink && m_policy.has_uplink(guest.config.segment);
 }
 
-bool Switch::is_dns(const Packet& packet)
+bool Switch::has_ports(const Packet& packet)
 {
-    return packet.dst_port == 53 && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp);
+    return packet.l4 == L4::Udp || packet.l4 == L4::Tcp;
 }
 
 bool Switch::in_a_segment(const IpAddr& ip) const
@@ -566,7 +565,7 @@ bool Switch::outside_allows_flow(const Port& guest, const Packet& packet, Flow& 
     const IpAddr& server = from_guest ? packet.ip_dst : packet.ip_src;
     uint16_t server_port = from_guest ? packet.dst_port : packet.src_port;
     bool allowed = server == guest.segment->addressing.server_ip
-        ? gateway_dns(guest) && server_port == 53 && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp)
+        ? gateway_dns(guest) && server_port == 53 && has_ports(packet)
         : m_compiled.allows_outside(guest.config.id, server, packet.ip_proto, server_port);
     flow.verdict = uint8_t(allowed ? Verdict::Allowed : Verdict::Denied);
     flow.policy_generation = static_cast<uint32_t>(m_generation);
@@ -583,7 +582,8 @@ void Switch::forward_outside(Port& from, const Packet& packet, uint64_t now_ns)
     // not route between segments) and the addresses that are nobody's outside; the one
     // exception is DNS to the gateway's own address, which passt forwards to the host's
     // resolver.
-    bool dns = packet.ip_dst == from.segment->addressing.server_ip && is_dns(packet) && gateway_dns(from);
+    bool dns
+        = packet.ip_dst == from.segment->addressing.server_ip && packet.dst_port == 53 && has_ports(packet) && gateway_dns(from);
     if (!dns && (in_a_segment(packet.ip_dst) || !outside_address_is_reachable(packet.ip_dst))) {
         from.counters.drop_policy++;
         return;
@@ -632,8 +632,8 @@ void Switch::receive_from_uplink(Port& uplink, std::span<const uint8_t> frame, u
     }
     // From outside, to this guest: an outside source can never pose as a guest (or the host's
     // loopback), and an uplink reaches its own guest only.
-    bool dns_answer = packet.ip_src == guest->segment->addressing.server_ip && packet.src_port == 53
-        && (packet.l4 == L4::Udp || packet.l4 == L4::Tcp) && gateway_dns(*guest);
+    bool dns_answer = packet.ip_src == guest->segment->addressing.server_ip && packet.src_port == 53 && has_ports(packet)
+        && gateway_dns(*guest);
     if (packet.vlan || packet.ip_dst != guest->config.ip4
         || (!dns_answer && (in_a_segment(packet.ip_src) || !outside_address_is_reachable(packet.ip_src)))) {
         uplink.counters.drop_spoofed++;

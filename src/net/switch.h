@@ -170,7 +170,7 @@ private:
     bool in_a_segment(const IpAddr& ip) const;
     // [uplink] dns: the guest may ask the gateway's address for DNS (through its uplink).
     bool gateway_dns(const Port& guest) const;
-    static bool is_dns(const Packet& packet);
+    static bool has_ports(const Packet& packet); // TCP or UDP
     bool quarantine_blocks(const Port& a, const Port& b) const;
     bool policy_allows_flow(const Port& from, const Port& to, const Packet& packet, Flow& flow, bool to_server);
     void deliver(Port& to, std::span<const uint8_t> frame, uint64_t now_ns);
